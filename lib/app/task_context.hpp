@@ -1,0 +1,68 @@
+#pragma once
+// What a running task sees of the world: its own request, a way to report
+// progress, to ask for a retry, and to notice a shutdown. Never the broker.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "json/value.hpp"
+
+namespace celeriac::app {
+
+// The request a task runs for (Celery's Task.request).
+struct task_request {
+  std::string id;
+  std::string name;
+  std::string queue;
+  int retries = 0;
+  std::optional<int> max_retries;  // from the task's registration
+  std::string root_id;
+  std::string parent_id;
+  std::string group;
+  bool redelivered = false;
+  std::string worker;  // node name, e.g. "celeriac@host"
+};
+
+// A progress report; unit says what done/total count ("rows", "bytes").
+struct progress_report {
+  std::int64_t done = 0;
+  std::int64_t total = 0;
+  std::string unit;
+  json::value meta;  // task-specific counters (rows_loaded, rows_rejected...)
+};
+
+class task_context {
+public:
+  using progress_sink = std::function<void(const task_request&, const progress_report&)>;
+
+  task_context(task_request request, progress_sink sink, const std::atomic<bool>* stop_flag)
+      : request_(std::move(request)), sink_(std::move(sink)), stop_flag_(stop_flag) {}
+
+  const task_request& request() const noexcept { return request_; }
+
+  // Records progress. Cheap to call often: the worker coalesces reports
+  // per job before anything is written.
+  void progress(std::int64_t done, std::int64_t total, std::string unit, json::value meta = {}) const {
+    if (sink_) sink_(request_, progress_report{done, total, std::move(unit), std::move(meta)});
+  }
+
+  // Asks the worker to run this task again after countdown: throws
+  // retry_request, so it does not return. When max_retries is set and
+  // reached, throws task_error("MaxRetriesExceededError") instead, as
+  // Celery does.
+  [[noreturn]] void retry(std::chrono::milliseconds countdown, std::string reason = {}) const;
+
+  // True once the worker is shutting down cold; long tasks should check it
+  // between units of work and stop early (the message is then restored).
+  bool should_stop() const noexcept { return stop_flag_ && stop_flag_->load(std::memory_order_relaxed); }
+
+private:
+  task_request request_;
+  progress_sink sink_;
+  const std::atomic<bool>* stop_flag_;
+};
+
+}  // namespace celeriac::app
