@@ -30,8 +30,14 @@ private:
 };
 
 // Arguments that do not fit the task (missing, extra, wrong type): Python's
-// TypeError, which is what Celery reports for a bad call signature.
-inline task_error type_error(const std::string& message) { return task_error("TypeError", message); }
+// TypeError, which is what Celery reports for a bad call signature. The
+// worker also keeps such a message in the dead-letter list: retrying it
+// can never succeed.
+class argument_error : public task_error {
+public:
+  explicit argument_error(const std::string& message) : task_error("TypeError", message) {}
+};
+inline argument_error type_error(const std::string& message) { return argument_error(message); }
 
 // Thrown by task_context::retry(): not a failure. The worker re-publishes
 // the message with retries+1 and an eta, stores RETRY, and acks.

@@ -8,9 +8,9 @@ namespace celeriac::broker::lua {
 // ARGV: [1] max messages  [2] now (unix seconds, the unacked_index score)
 //       [3] now as ISO-8601 (dead-letter time)  [4..] the base queue name of
 //       each list in KEYS[4..], same order
-// Reply: flat array of triples {status, queue, message}: status "ok" when
-//       recorded in unacked, "dead" when dead-lettered (no readable delivery
-//       tag). Messages appear in pop order.
+// Reply: flat array of quadruples {status, queue, tag, message}: status "ok"
+//       when recorded in unacked under tag, "dead" when dead-lettered (no
+//       readable delivery tag; tag is then ""). Messages appear in pop order.
 //
 // The delivery tag is found with plain string.find (the design notes
 // measured Lua patterns at half the speed). kombu writes properties last
@@ -52,6 +52,7 @@ for i = 4, #KEYS do
         out[#out + 1] = 'dead'
       end
       out[#out + 1] = queue
+      out[#out + 1] = tag or ''
       out[#out + 1] = m
     end
   end

@@ -1,0 +1,267 @@
+#include "broker/kombu_transport.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "broker/lua_scripts.hpp"
+#include "celery/dead_letter.hpp"
+#include "celery/kombu_redis.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
+#include "util/uuid.hpp"
+
+namespace celeriac::broker {
+namespace {
+
+using boost::asio::awaitable;
+
+constexpr std::string_view unacked_key = "unacked";
+constexpr std::string_view index_key = "unacked_index";
+constexpr std::string_view mutex_key = "unacked_mutex";
+constexpr std::chrono::milliseconds mutex_ttl{300000};  // kombu's unacked_mutex_expire
+
+const redis::script& fetch_script() {
+  static const redis::script s{std::string(lua::fetch)};
+  return s;
+}
+const redis::script& complete_script() {
+  static const redis::script s{std::string(lua::complete)};
+  return s;
+}
+const redis::script& restore_script() {
+  static const redis::script s{std::string(lua::restore_one)};
+  return s;
+}
+const redis::script& release_script() {
+  static const redis::script s{std::string(lua::release_lock)};
+  return s;
+}
+
+std::string binding_key(std::string_view queue) { return fmt::format("_kombu.binding.{}", queue); }
+
+std::string score_text(double unix_seconds) { return fmt::format("{:.6f}", unix_seconds); }
+
+// Throws a system_error-free runtime_error for a Redis error reply where
+// none is expected: these mean a bug or a misconfigured server (e.g. a
+// key of the wrong type), never a transient condition.
+void check_reply(const resp::value& v, std::string_view what) {
+  if (v.is_error())
+    throw std::runtime_error(fmt::format("Redis refused {}: {}", what, v.error_message()));
+}
+
+}  // namespace
+
+std::string unacked_entry_for(const std::string& raw, const queue_name& queue) {
+  std::string out;
+  out.reserve(raw.size() + queue.str().size() + 10);
+  out += '[';
+  out += raw;
+  out += ", \"\", \"";
+  out += queue.str();
+  out += "\"]";
+  return out;
+}
+
+kombu_transport::kombu_transport(redis::connection& conn, transport_config config)
+    : conn_(conn), config_(std::move(config)) {
+  if (config_.queues.empty()) throw std::invalid_argument("a transport needs at least one queue to consume");
+}
+
+awaitable<void> kombu_transport::async_declare() {
+  redis::request req;
+  for (const auto& q : config_.queues) req.push("SADD", binding_key(q.str()), celery::binding_member(q.str()));
+  auto replies = co_await conn_.async_exec(req);
+  for (const auto& r : replies) check_reply(r, "declaring a queue binding");
+}
+
+std::vector<std::string> kombu_transport::watched_lists() const {
+  // kombu's BRPOP key order: grouped by priority step ascending, all
+  // queues within a step, starting at the round-robin position.
+  std::vector<std::string> lists;
+  const std::size_t n = config_.queues.size();
+  lists.reserve(n * celery::priority_steps.size());
+  for (auto step : celery::priority_steps)
+    for (std::size_t i = 0; i < n; ++i)
+      lists.push_back(celery::queue_for_priority(config_.queues[(rotation_ + i) % n].str(), step));
+  return lists;
+}
+
+awaitable<resp::value> kombu_transport::async_run_script(const redis::script& s, const std::vector<std::string>& keys,
+                                                         const std::vector<std::string>& args) {
+  co_return co_await redis::async_eval(conn_, s, keys, args);
+}
+
+awaitable<std::vector<fetched_message>> kombu_transport::async_fetch(std::size_t max) {
+  std::vector<fetched_message> out;
+  if (max == 0) co_return out;
+  auto lists = watched_lists();
+  const std::size_t n = config_.queues.size();
+  std::vector<std::string> keys{std::string(unacked_key), std::string(index_key), config_.dead_letter_key};
+  auto now = util::wall_now();
+  std::vector<std::string> args{std::to_string(max), score_text(util::unix_seconds(now)), util::iso8601_utc(now)};
+  for (std::size_t k = 0; k < lists.size(); ++k) {
+    keys.push_back(lists[k]);
+    args.push_back(config_.queues[(rotation_ + k % n) % n].str());
+  }
+  resp::value reply = co_await async_run_script(fetch_script(), keys, args);
+  check_reply(reply, "the fetch script");
+  auto elems = reply.elements();
+  if (!elems) throw std::runtime_error("the fetch script returned something other than an array");
+  auto items = *elems;
+  out.reserve(items.size() / 4);
+  for (std::size_t i = 0; i + 3 < items.size(); i += 4) {
+    auto state = items[i].as_string();
+    auto queue = items[i + 1].as_string();
+    auto tag = items[i + 2].as_string();
+    auto raw = items[i + 3].as_string();
+    if (!state || !queue || !tag || !raw) throw std::runtime_error("the fetch script returned a malformed entry");
+    auto q = queue_name::make(*queue);
+    if (!q) throw std::runtime_error("the fetch script returned an invalid queue name");
+    out.push_back(fetched_message{*state == "ok" ? fetched_message::status::held : fetched_message::status::dead_lettered,
+                                  std::move(*q), std::string(*tag), std::string(*raw)});
+  }
+  // Round-robin: the queue that just delivered moves to the end, as
+  // kombu's cycle does; with one queue this is a no-op.
+  if (!out.empty() && n > 1) {
+    auto last = std::find(config_.queues.begin(), config_.queues.end(), out.back().queue);
+    if (last != config_.queues.end())
+      rotation_ = (static_cast<std::size_t>(last - config_.queues.begin()) + 1) % n;
+  }
+  co_return out;
+}
+
+awaitable<void> kombu_transport::async_complete(const std::vector<result_write>& results,
+                                                const std::vector<std::string>& tags,
+                                                std::chrono::seconds result_ttl) {
+  if (results.empty() && tags.empty()) co_return;
+  std::vector<std::string> keys{std::string(unacked_key), std::string(index_key)};
+  std::vector<std::string> args{std::to_string(result_ttl.count()), std::to_string(results.size())};
+  keys.reserve(2 + results.size());
+  args.reserve(2 + results.size() + tags.size());
+  for (const auto& r : results) {
+    keys.push_back(r.key);
+    args.push_back(r.meta);
+  }
+  args.insert(args.end(), tags.begin(), tags.end());
+  resp::value reply = co_await async_run_script(complete_script(), keys, args);
+  check_reply(reply, "the complete script (result store + ack)");
+}
+
+awaitable<void> kombu_transport::async_touch(const std::vector<std::string>& tags) {
+  if (tags.empty()) co_return;
+  std::string score = score_text(util::unix_seconds(util::wall_now()));
+  redis::request req;
+  std::vector<std::string_view> args;
+  args.reserve(tags.size() * 2 + 1);
+  args.push_back("XX");
+  for (const auto& t : tags) {
+    args.push_back(score);
+    args.push_back(t);
+  }
+  req.push("ZADD", index_key, args);
+  auto replies = co_await conn_.async_exec(req);
+  check_reply(replies.at(0), "refreshing unacked_index scores");
+}
+
+awaitable<bool> kombu_transport::async_restore(const std::string& tag, bool to_back) {
+  redis::request get;
+  get.push("HGET", unacked_key, tag);
+  auto replies = co_await conn_.async_exec(get);
+  check_reply(replies.at(0), "reading an unacked entry");
+  if (replies[0].is_nil()) {
+    // kombu removes a dangling index entry the same way.
+    redis::request rm;
+    rm.push("ZREM", index_key, tag);
+    co_await conn_.async_exec(rm);
+    co_return false;
+  }
+  std::string entry(*replies[0].as_string());
+  auto parsed = celery::parse_unacked_entry(entry);
+  if (!parsed) {
+    log::error("unacked entry {} is not kombu's [payload, exchange, routing_key]: moving it to {}", tag,
+               config_.dead_letter_key);
+    redis::request dead;
+    dead.push("LPUSH", config_.dead_letter_key,
+              celery::dead_letter_entry("bad_unacked_entry", "unacked entry is not valid JSON", "",
+                                        util::wall_now(), entry));
+    dead.push("HDEL", unacked_key, tag).push("ZREM", index_key, tag);
+    co_await conn_.async_exec(dead);
+    co_return false;
+  }
+  // kombu's _lookup(exchange, routing_key): for the anonymous exchange,
+  // which is all Celery task messages use, the queue is the routing key.
+  const std::string& target = parsed->routing_key;
+  auto redelivered = celery::mark_redelivered(parsed->payload);
+  std::string payload = redelivered ? std::move(*redelivered) : parsed->payload;
+  // Named vectors, not braced lists: g++ 12 miscompiles initializer lists
+  // inside co_await expressions.
+  std::vector<std::string> keys{std::string(unacked_key), std::string(index_key), target};
+  std::vector<std::string> args{tag, entry, payload, to_back ? "LPUSH" : "RPUSH"};
+  resp::value moved = co_await async_run_script(restore_script(), keys, args);
+  check_reply(moved, "the restore script");
+  auto n = moved.as_integer();
+  co_return n && *n == 1;
+}
+
+awaitable<std::size_t> kombu_transport::async_restore_visible() {
+  std::string token = util::uuid4();
+  redis::request lock;
+  lock.push("SET", mutex_key, token, "PX", mutex_ttl.count(), "NX");
+  auto got = co_await conn_.async_exec(lock);
+  check_reply(got.at(0), "taking unacked_mutex");
+  if (got[0].is_nil()) co_return 0;  // another worker is restoring
+
+  std::size_t restored = 0;
+  std::exception_ptr failure;
+  try {
+    double ceiling = util::unix_seconds(util::wall_now()) - static_cast<double>(config_.visibility_timeout.count());
+    redis::request scan;
+    scan.push("ZREVRANGEBYSCORE", index_key, score_text(ceiling), 0, "WITHSCORES");
+    auto replies = co_await conn_.async_exec(scan);
+    check_reply(replies.at(0), "scanning unacked_index");
+    std::vector<std::string> stale;
+    if (auto elems = replies[0].elements())
+      for (std::size_t i = 0; i + 1 < elems->size(); i += 2) stale.emplace_back(*(*elems)[i].as_string());
+    for (const auto& tag : stale) {
+      bool moved = co_await async_restore(tag);
+      if (moved) ++restored;
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  try {
+    std::vector<std::string> keys{std::string(mutex_key)}, args{token};
+    co_await async_run_script(release_script(), keys, args);
+  } catch (...) {
+    // The lock expires on its own after mutex_ttl.
+  }
+  if (failure) std::rethrow_exception(failure);
+  co_return restored;
+}
+
+void kombu_transport::add_publish(redis::request& req, const queue_name& queue, int priority,
+                                  const std::string& envelope) {
+  if (std::find(declared_.begin(), declared_.end(), queue.str()) == declared_.end()) {
+    req.push("SADD", binding_key(queue.str()), celery::binding_member(queue.str()));
+    declared_.push_back(queue.str());
+  }
+  req.push("LPUSH", celery::queue_for_priority(queue.str(), priority), envelope);
+}
+
+awaitable<void> kombu_transport::async_publish(const queue_name& queue, int priority, const std::string& envelope) {
+  redis::request req;
+  add_publish(req, queue, priority, envelope);
+  auto replies = co_await conn_.async_exec(req);
+  for (const auto& r : replies) check_reply(r, fmt::format("publishing to queue {}", queue.str()));
+}
+
+awaitable<void> kombu_transport::async_dead_letter(const std::string& entry) {
+  redis::request req;
+  req.push("LPUSH", config_.dead_letter_key, entry);
+  auto replies = co_await conn_.async_exec(req);
+  check_reply(replies.at(0), "writing the dead-letter list");
+}
+
+}  // namespace celeriac::broker

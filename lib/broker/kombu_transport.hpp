@@ -1,0 +1,122 @@
+#pragma once
+// A kombu-compatible Redis transport (kombu/transport/redis.py, 5.2).
+//
+// Data layout is kombu's, byte for byte, so Celery workers and celeriac
+// workers share queues and restore each other's messages:
+//   <queue>, <queue>\x06\x16{3,6,9}   lists; producers LPUSH, consumers pop right
+//   _kombu.binding.<queue>            set; "<queue>\x06\x16\x06\x16<queue>"
+//   unacked                           hash; tag -> [envelope, exchange, routing_key]
+//   unacked_index                     zset; tag -> unix time of delivery (or of
+//                                     our last heartbeat: see async_touch)
+//   unacked_mutex                     string; held while restoring
+// What differs from kombu is how the steps are grouped, never the layout:
+//   - fetch pops and records in one Lua step (kombu: BRPOP, then MULTI);
+//   - a result meta and the ack of its message are written in one step;
+//   - a worker refreshes the unacked_index score of every message it holds,
+//     so only messages of dead workers look stale to a restorer.
+//
+// One transport object serves one connection's worth of commands; it is
+// used from one io_context thread (no locking).
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "broker/queue_name.hpp"
+#include "redis/connection.hpp"
+#include "redis/script.hpp"
+
+namespace celeriac::broker {
+
+struct transport_config {
+  std::vector<queue_name> queues;  // consumed, in round-robin order
+  std::chrono::seconds visibility_timeout{3600};  // kombu's default
+  std::string dead_letter_key = "celeriac.dead";
+};
+
+// One message taken off a queue.
+struct fetched_message {
+  enum class status { held, dead_lettered };
+  status state = status::held;
+  queue_name queue;
+  std::string tag;  // delivery tag (held messages); key in unacked
+  std::string raw;  // the envelope exactly as it was in the list
+};
+
+// A result meta to store together with acks (see async_complete).
+struct result_write {
+  std::string key;   // celery-task-meta-<id>
+  std::string meta;  // the JSON text
+};
+
+// kombu's name of the unacked entry for a message we fetched:
+// json.dumps([envelope, "", routing_key]) with the envelope embedded as is.
+std::string unacked_entry_for(const std::string& raw, const queue_name& queue);
+
+class kombu_transport {
+public:
+  kombu_transport(redis::connection& conn, transport_config config);
+
+  const transport_config& config() const noexcept { return config_; }
+
+  // Declares the consumed queues (kombu's binding set members) so Celery
+  // tools see them. Idempotent.
+  boost::asio::awaitable<void> async_declare();
+
+  // Pops up to max messages, serving priority steps in kombu's order and
+  // queues round-robin within a step, and records each in unacked in the
+  // same atomic step. Returns them in pop order; messages without a
+  // readable delivery tag come back as dead_lettered (already stored in
+  // the dead-letter list). Throws system_error on I/O failure, in which
+  // case nothing was popped that is not recorded.
+  boost::asio::awaitable<std::vector<fetched_message>> async_fetch(std::size_t max);
+
+  // The lists async_fetch pops from, in its current order (for the
+  // blocking wake-up connections).
+  std::vector<std::string> watched_lists() const;
+
+  // Writes result metas (skipping any whose key holds a SUCCESS) and acks
+  // tags, atomically. With ttl 0 metas never expire.
+  boost::asio::awaitable<void> async_complete(const std::vector<result_write>& results,
+                                              const std::vector<std::string>& tags,
+                                              std::chrono::seconds result_ttl);
+
+  // Refreshes the unacked_index score of held tags to now (ZADD XX: an
+  // entry acked or restored meanwhile is not resurrected).
+  boost::asio::awaitable<void> async_touch(const std::vector<std::string>& tags);
+
+  // Puts a held message back on its queue, flagged redelivered: at the
+  // front (kombu's restore_by_tag) or, with to_back, at the back (kombu's
+  // reject with requeue). Returns false when the entry was no longer ours.
+  boost::asio::awaitable<bool> async_restore(const std::string& tag, bool to_back = false);
+
+  // kombu's restore_visible: under unacked_mutex, restores every unacked
+  // entry whose score is older than the visibility timeout. Returns how
+  // many were restored (0 when another worker holds the mutex).
+  boost::asio::awaitable<std::size_t> async_restore_visible();
+
+  // LPUSHes an envelope to queue at the priority's list (kombu's publish to
+  // the anonymous exchange), declaring the queue on first use.
+  boost::asio::awaitable<void> async_publish(const queue_name& queue, int priority, const std::string& envelope);
+
+  // Adds a publish of an envelope to a pipeline being built (for
+  // publishing follow-up messages together with other writes).
+  void add_publish(redis::request& req, const queue_name& queue, int priority, const std::string& envelope);
+
+  // Appends an entry to the dead-letter list.
+  boost::asio::awaitable<void> async_dead_letter(const std::string& entry);
+
+private:
+  boost::asio::awaitable<resp::value> async_run_script(const redis::script& s, const std::vector<std::string>& keys,
+                                                       const std::vector<std::string>& args);
+
+  redis::connection& conn_;
+  transport_config config_;
+  std::size_t rotation_ = 0;  // round-robin start among queues
+  std::vector<std::string> declared_;
+};
+
+}  // namespace celeriac::broker

@@ -1,0 +1,149 @@
+#pragma once
+// One worker child's broker side: fetches messages, holds them, hands
+// runnable ones to the executor, and writes outcomes back.
+//
+// A message's life in a child (each step logged at debug level):
+//   1. fetched: popped and recorded in unacked in one Lua step
+//   2. decoded: refused ones are dead-lettered, FAILUREd when their id is
+//      readable, and acked
+//   3. held: waiting for its eta (score kept fresh), or ready
+//   4. running on the executor thread
+//   5. finished: follow-up messages published (chain step, link callbacks,
+//      errbacks, retry), then result + ack written in one step
+// At-least-once: a message leaves unacked only in step 5 (or in step 2/3
+// when refused or expired), so a child killed anywhere in between leaves
+// it to be restored. --acks-early moves the ack to the start of step 4.
+//
+// All members run on the child's single io_context thread; the executor
+// reports back by posting onto it.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "app/task_registry.hpp"
+#include "broker/kombu_transport.hpp"
+#include "celery/message_codec.hpp"
+#include "celery/task_message.hpp"
+#include "redis/connection.hpp"
+#include "worker/executor.hpp"
+#include "worker/lifecycle_sink.hpp"
+#include "worker/worker_settings.hpp"
+
+namespace celeriac::worker {
+
+class consumer {
+public:
+  consumer(boost::asio::io_context& io, const worker_settings& settings, const app::task_registry& registry,
+           int child_index, lifecycle_sink* sink);
+  ~consumer();
+
+  // Connects and runs until a shutdown completes. Returns the exit code.
+  boost::asio::awaitable<int> async_run();
+
+  // Warm shutdown: stop fetching, put unstarted messages back, let the
+  // running task finish, flush, return from async_run.
+  void warm_shutdown();
+  // Cold shutdown: put every held message back (the running one too) and
+  // return from async_run without waiting for the task.
+  void cold_shutdown();
+  bool was_cold() const noexcept { return cold_; }
+
+private:
+  struct held_message {
+    std::uint64_t seq = 0;
+    broker::queue_name queue;
+    std::string tag;
+    std::string raw;
+    celery::task_message message;
+    const app::task_definition* task = nullptr;
+    enum class phase { waiting_eta, ready, running } where = phase::ready;
+    bool acked_early = false;  // --acks-early: acked when it started
+  };
+  struct pending_writes {
+    std::vector<std::pair<celery::task_message, std::string>> publishes;  // message, envelope
+    std::vector<std::string> dead_letters;
+    std::vector<broker::result_write> results;
+    std::vector<std::string> acks;
+    bool empty() const { return publishes.empty() && dead_letters.empty() && results.empty() && acks.empty(); }
+  };
+
+  // Coroutines.
+  boost::asio::awaitable<void> fetch_loop();
+  boost::asio::awaitable<void> watch_list(std::size_t index);
+  boost::asio::awaitable<void> write_loop();
+  boost::asio::awaitable<void> write_batch(pending_writes& batch);
+  boost::asio::awaitable<void> touch_loop();
+  boost::asio::awaitable<void> restore_loop();
+  boost::asio::awaitable<void> eta_loop();
+  boost::asio::awaitable<void> ensure_connected(redis::connection& conn, std::string_view what);
+  boost::asio::awaitable<void> shutdown_sequence(bool cold);
+  boost::asio::awaitable<void> restore_held(bool include_running);
+  void begin_shutdown(bool cold);
+
+  // Steps of a message's life.
+  void on_fetched(broker::fetched_message m);
+  void refuse(broker::fetched_message& m, std::string_view reason, const std::string& message,
+              const std::optional<std::string>& task_id, std::string_view exc_type, std::string_view exc_module,
+              const celery::decode_error* err);
+  void make_ready(held_message& h);
+  void on_started(std::uint64_t seq);
+  void on_outcome(outcome o);
+  // Queues h's result meta (when not empty) and its ack; forgets h.
+  void finish(held_message& h, std::string result_meta_json);
+  void add_publish(celery::task_message m);
+  void add_result_json(const std::string& task_id, std::string meta);
+  bool wants_result(const held_message& h) const;
+  std::size_t prefetch_limit() const;
+  std::size_t unstarted() const;
+  void wake_writer();
+  void wake_fetcher();
+
+  boost::asio::io_context& io_;
+  const worker_settings& settings_;
+  const app::task_registry& registry_;
+  int index_;
+  lifecycle_sink* sink_;
+
+  redis::connection broker_conn_;
+  broker::kombu_transport transport_;
+  std::unique_ptr<redis::connection> backend_conn_;  // only when results go to another server
+  std::unique_ptr<broker::kombu_transport> backend_transport_;
+  std::vector<std::unique_ptr<redis::connection>> watch_conns_;
+  std::unique_ptr<executor> executor_;
+  std::set<redis::connection*> reconnecting_;
+
+  std::map<std::uint64_t, held_message> held_;
+  std::size_t eta_held_ = 0;  // held_ entries in phase waiting_eta
+  std::uint64_t next_seq_ = 1;
+  using eta_entry = std::pair<util::wall_time, std::uint64_t>;
+  std::priority_queue<eta_entry, std::vector<eta_entry>, std::greater<>> eta_queue_;
+  pending_writes writes_;
+  std::size_t writes_in_flight_ = 0;
+
+  boost::asio::steady_timer fetch_wake_;   // cancelled: fetch loop may proceed
+  boost::asio::steady_timer watch_go_;     // cancelled: watchers may block-wait
+  boost::asio::steady_timer writer_wake_;  // cancelled: writes are pending
+  boost::asio::steady_timer eta_wake_;     // cancelled: eta queue changed
+  boost::asio::steady_timer done_wake_;    // cancelled: some state changed
+  bool fetch_idle_ = false;
+  bool stopping_ = false;
+  bool cold_ = false;
+  bool shutdown_started_ = false;
+  bool shutdown_complete_ = false;
+  bool failed_ = false;
+  int running_loops_ = 0;
+};
+
+}  // namespace celeriac::worker

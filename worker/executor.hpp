@@ -1,0 +1,93 @@
+#pragma once
+// Runs tasks, one at a time, on a thread of its own.
+//
+// The child's io_context thread keeps talking to Redis while a task runs
+// (refreshing unacked scores, answering signals), so a ten-minute CSV
+// import never looks dead to a restoring worker. The executor turns each
+// task's return or exception into an outcome and hands it back through a
+// callback, which the child uses to post onto its io_context.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "app/task_registry.hpp"
+#include "json/value.hpp"
+
+namespace celeriac::worker {
+
+struct job {
+  std::uint64_t seq = 0;  // the child's handle for the held message
+  const app::task_definition* task = nullptr;
+  app::task_request request;
+  json::array args;
+  json::object kwargs;
+};
+
+struct outcome {
+  enum class kind { success, failure, retry };
+  std::uint64_t seq = 0;
+  kind what = kind::success;
+  json::value result;             // success: the return value
+  std::string exc_type;           // failure: Python exception type name
+  std::string exc_module;         // failure: its module ("builtins")
+  std::string message;            // failure/retry: the error text
+  std::chrono::milliseconds retry_countdown{0};
+  double runtime_seconds = 0;
+  bool bad_arguments = false;     // failure: the arguments did not fit the task
+};
+
+class executor {
+public:
+  using done_callback = std::function<void(outcome)>;
+  using start_callback = std::function<void(std::uint64_t seq)>;
+
+  // on_done runs on the executor thread after each job; on_start (may be
+  // empty) just before each job starts.
+  executor(done_callback on_done, start_callback on_start, app::task_context::progress_sink progress);
+  ~executor();
+  executor(const executor&) = delete;
+  executor& operator=(const executor&) = delete;
+
+  // Queues a job; jobs run in submission order.
+  void submit(job j);
+
+  // Jobs queued but not started, taken back (for a warm shutdown to put
+  // their messages back on the broker).
+  std::deque<job> take_pending();
+
+  // Number of jobs queued or running.
+  std::size_t load() const;
+
+  // Seq of the job running now, or 0.
+  std::uint64_t running() const noexcept { return running_.load(); }
+
+  // Tells running tasks to stop early (task_context::should_stop()).
+  void request_stop() noexcept { stop_flag_ = true; }
+
+  // Finishes the running job, drops the queue, and joins the thread.
+  void shutdown();
+
+private:
+  void loop();
+  outcome run_one(job& j);
+
+  done_callback on_done_;
+  start_callback on_start_;
+  app::task_context::progress_sink progress_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<job> queue_;
+  bool closing_ = false;
+  std::atomic<std::uint64_t> running_{0};
+  std::atomic<bool> stop_flag_{false};
+  std::thread thread_;
+};
+
+}  // namespace celeriac::worker

@@ -1,0 +1,45 @@
+// celeriac: one executable, one subcommand per job.
+
+#include <cstring>
+#include <iostream>
+#include <string_view>
+
+#include "worker/cli_support.hpp"
+#include "worker/commands.hpp"
+
+namespace {
+
+constexpr const char* usage =
+    "Usage: celeriac COMMAND [options]\n"
+    "\n"
+    "A Celery-compatible background job engine on Redis.\n"
+    "\n"
+    "Commands:\n"
+    "  worker    run a pool of worker processes consuming task queues\n"
+    "  call      send a task (and optionally wait for its result)\n"
+    "  version   print the version\n"
+    "\n"
+    "Run 'celeriac COMMAND --help' for a command's options.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << usage;
+    return celeriac::cli::exit_usage;
+  }
+  std::string_view cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::cout << usage;
+    return 0;
+  }
+  if (cmd == "--version" || cmd == "version") {
+    std::cout << "celeriac " << CELERIAC_VERSION << "\n";
+    return 0;
+  }
+  // Each command sees argv shifted so that argv[0] is its own name.
+  if (cmd == "worker") return celeriac::cli::worker_command(argc - 1, argv + 1);
+  if (cmd == "call") return celeriac::cli::call_command(argc - 1, argv + 1);
+  std::cerr << "celeriac: unknown command '" << cmd << "'\n\n" << usage;
+  return celeriac::cli::exit_usage;
+}
