@@ -6,5 +6,6 @@ namespace celeriac::cli {
 
 int worker_command(int argc, char** argv);
 int call_command(int argc, char** argv);
+int beat_command(int argc, char** argv);   // scheduler/beat_command.cpp
 
 }  // namespace celeriac::cli

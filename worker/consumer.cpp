@@ -1,6 +1,7 @@
 #include "worker/consumer.hpp"
 
 #include <algorithm>
+#include <memory>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -241,8 +242,10 @@ std::size_t consumer::unstarted() const { return held_.size() - eta_held_; }
 awaitable<void> consumer::fetch_loop() {
   bool warned = false;
   while (!stopping_) {
+    // Refill only once half the prefetch is used up, so fetches come in
+    // batches instead of one message per finished task.
     std::size_t in_hand = unstarted();
-    if (in_hand >= prefetch_limit()) {
+    if (in_hand > 0 && in_hand > prefetch_limit() / 2) {
       fetch_wake_.expires_after(std::chrono::seconds(1));
       co_await wait_on(fetch_wake_);
       continue;
@@ -525,22 +528,35 @@ void consumer::add_result_json(const std::string& task_id, std::string meta) {
 void consumer::wake_writer() { writer_wake_.cancel(); }
 
 awaitable<void> consumer::write_loop() {
+  // Up to this many batches are in flight on the (pipelining) connection
+  // at once, so throughput is bound by Redis, not by round trips.
+  constexpr std::size_t max_in_flight = 4;
   while (true) {
-    if (writes_.empty()) {
-      if (stopping_ && shutdown_complete_) break;
-      if (stopping_ && held_.empty() && shutdown_started_) {
-        // Nothing more can arrive once nothing is held.
-        done_wake_.cancel();
-      }
+    if (writes_.empty() || writes_in_flight_ >= max_in_flight) {
+      if (stopping_ && shutdown_complete_ && writes_in_flight_ == 0) break;
       writer_wake_.expires_after(milliseconds(100));
       co_await wait_on(writer_wake_);
       continue;
     }
-    pending_writes batch = std::exchange(writes_, {});
+    auto batch = std::make_shared<pending_writes>(std::exchange(writes_, {}));
     ++writes_in_flight_;
-    co_await write_batch(batch);
-    --writes_in_flight_;
-    done_wake_.cancel();
+    asio::co_spawn(
+        io_,
+        [this, batch]() -> awaitable<void> { co_await write_batch(*batch); },
+        [this](std::exception_ptr e) {
+          --writes_in_flight_;
+          if (e) {
+            try {
+              std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+              log::error("writing a batch of outcomes failed: {}; their messages stay unacked and will be "
+                         "restored",
+                         ex.what());
+            }
+          }
+          wake_writer();
+          done_wake_.cancel();
+        });
   }
 }
 

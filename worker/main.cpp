@@ -17,6 +17,7 @@ constexpr const char* usage =
     "Commands:\n"
     "  worker    run a pool of worker processes consuming task queues\n"
     "  call      send a task (and optionally wait for its result)\n"
+    "  beat      fire cron and interval schedule entries, exactly once across instances\n"
     "  version   print the version\n"
     "\n"
     "Run 'celeriac COMMAND --help' for a command's options.\n";
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   // Each command sees argv shifted so that argv[0] is its own name.
   if (cmd == "worker") return celeriac::cli::worker_command(argc - 1, argv + 1);
   if (cmd == "call") return celeriac::cli::call_command(argc - 1, argv + 1);
+  if (cmd == "beat") return celeriac::cli::beat_command(argc - 1, argv + 1);
   std::cerr << "celeriac: unknown command '" << cmd << "'\n\n" << usage;
   return celeriac::cli::exit_usage;
 }

@@ -53,17 +53,6 @@ void check_reply(const resp::value& v, std::string_view what) {
 
 }  // namespace
 
-std::string unacked_entry_for(const std::string& raw, const queue_name& queue) {
-  std::string out;
-  out.reserve(raw.size() + queue.str().size() + 10);
-  out += '[';
-  out += raw;
-  out += ", \"\", \"";
-  out += queue.str();
-  out += "\"]";
-  return out;
-}
-
 kombu_transport::kombu_transport(redis::connection& conn, transport_config config)
     : conn_(conn), config_(std::move(config)) {
   if (config_.queues.empty()) throw std::invalid_argument("a transport needs at least one queue to consume");

@@ -52,10 +52,6 @@ struct result_write {
   std::string meta;  // the JSON text
 };
 
-// kombu's name of the unacked entry for a message we fetched:
-// json.dumps([envelope, "", routing_key]) with the envelope embedded as is.
-std::string unacked_entry_for(const std::string& raw, const queue_name& queue);
-
 class kombu_transport {
 public:
   kombu_transport(redis::connection& conn, transport_config config);

@@ -31,7 +31,8 @@ value convert(simdjson::dom::element e) {
     }
     case t::OBJECT: {
       object out;
-      for (auto field : e.get_object().value_unsafe())
+      auto obj = e.get_object().value_unsafe();  // named: the loop must not outlive a temporary
+      for (auto field : obj)
         out.emplace_back(std::string(field.key), convert(field.value));
       return value(std::move(out));
     }
