@@ -1,7 +1,6 @@
 #include "app/client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
@@ -13,7 +12,6 @@ namespace celeriac::app {
 namespace {
 
 namespace asio = boost::asio;
-using namespace asio::experimental::awaitable_operators;
 
 std::string result_key(std::string_view id) { return fmt::format("celery-task-meta-{}", id); }
 
@@ -83,14 +81,13 @@ asio::awaitable<std::optional<celery::result_meta>> client::async_wait_result(co
     co_await subscriber_.async_subscribe(std::move(channels));
   }
   if (auto stored = co_await async_get_result(task_id); stored && ready(*stored)) co_return stored;
-  asio::steady_timer timer(co_await asio::this_coro::executor);
   while (std::chrono::steady_clock::now() < deadline) {
-    timer.expires_at(deadline);
-    auto got = co_await (subscriber_.async_receive() || timer.async_wait(asio::use_awaitable));
-    if (got.index() == 1) break;
-    auto& msg = std::get<0>(got);
-    if (msg.channel != channel) continue;
-    auto meta = celery::decode_result_meta(msg.payload);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    // Returns nullopt on timeout and throws at once if the connection breaks.
+    auto msg = co_await subscriber_.async_receive(left);
+    if (!msg) break;
+    if (msg->channel != channel) continue;
+    auto meta = celery::decode_result_meta(msg->payload);
     if (meta && ready(*meta)) co_return std::move(*meta);
   }
   // One last read: the result may have landed as the timer fired.

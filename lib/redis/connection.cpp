@@ -1,12 +1,12 @@
 #include "redis/connection.hpp"
 
 #include "redis/error.hpp"
+#include "redis/timeout.hpp"
 #include "resp/parser.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -73,6 +73,13 @@ struct reply_slot {
   bool pubsub;  // replies are (un)subscribe confirmations
 };
 
+// Drops the source location Boost attaches to Asio's error codes, which
+// would otherwise print "[system:111 at /usr/include/boost/asio/...]" in
+// every log line about a lost connection.
+error_code without_location(error_code ec) noexcept {
+  return ec ? error_code(ec.value(), ec.category()) : ec;
+}
+
 // Logs the death of a background loop; they catch their own errors, so
 // this only fires on a bug.
 void log_loop_exit(std::exception_ptr e, const char* loop) {
@@ -136,6 +143,7 @@ class session : public std::enable_shared_from_this<session> {
   // Breaks the session: closes the socket and completes every waiting
   // request and receiver with `ec`. Only the first failure counts.
   void fail(error_code ec) noexcept {
+    ec = without_location(ec);
     if (!open_) {
       if (!failure_ || failure_ == error::not_connected) failure_ = ec;
       return;
@@ -421,22 +429,20 @@ bool connection::is_connected() const noexcept { return session_ && session_->is
 std::size_t connection::subscription_count() const noexcept { return subs_ ? subs_->count() : 0; }
 
 awaitable<void> connection::async_connect() {
-  using namespace asio::experimental::awaitable_operators;
   drop_session();
   auto s = std::make_shared<detail::session>(ex_, cfg_, subs_);
   error_code ec;
   std::string server_reply;
   try {
     if (cfg_.connect_timeout.count() > 0) {
-      asio::steady_timer timer(ex_, cfg_.connect_timeout);
-      auto winner = co_await (detail::open_session(s, cfg_, subs_, server_reply) ||
-                              timer.async_wait(asio::use_awaitable));
-      if (winner.index() == 1) ec = error::connect_timeout;
+      co_await async_with_timeout(detail::open_session(s, cfg_, subs_, server_reply),
+                                  cfg_.connect_timeout);
     } else {
       co_await detail::open_session(s, cfg_, subs_, server_reply);
     }
   } catch (const system_error& e) {
-    ec = e.code();
+    ec = e.code() == error::timeout ? error_code(error::connect_timeout)
+                                    : detail::without_location(e.code());
   }
   if (ec) {
     s->fail(ec);
@@ -531,6 +537,17 @@ awaitable<push_message> connection::async_receive() {
                          "waiting for a Redis message from " + s->where() + " cancelled");
     }
   }
+}
+
+awaitable<std::optional<push_message>> connection::async_receive(
+    std::chrono::steady_clock::duration timeout) {
+  if (auto queued = try_receive()) co_return queued;
+  try {
+    co_return co_await async_with_timeout(async_receive(), timeout);
+  } catch (const system_error& e) {
+    if (e.code() != error::timeout) throw;
+  }
+  co_return std::nullopt;
 }
 
 }  // namespace celeriac::redis

@@ -19,14 +19,15 @@
 // Threading: all calls must come from the connection's executor (one
 // io_context thread, or a strand); nothing is locked.
 //
-// Cancellation (e.g. `co_await (conn.async_exec(req) || timer.async_wait())`)
-// makes the waiting call throw operation_aborted while the connection stays
-// usable: a request not yet written is dropped, a request already written has
-// its replies read and discarded. Never cancel a blocking command (BLMOVE,
-// BRPOP) that way: the server may still pop an element whose reply is then
-// thrown away. Give the command its own timeout, shorter than any outer one,
-// and run blocking commands on a dedicated connection so they do not delay
-// other callers.
+// Cancellation, e.g. `co_await async_with_timeout(conn.async_exec(req), 2s)`
+// (redis/timeout.hpp; prefer it to Asio's `||`, which holds a failure back
+// until the timer fires and then reports a timeout), makes the waiting call
+// throw operation_aborted while the connection stays usable: a request not
+// yet written is dropped, one already written has its replies read and
+// discarded. Never cancel a blocking command (BLMOVE, BRPOP) that way: the
+// server may still pop an element whose reply is then thrown away. Give the
+// command its own timeout, shorter than any outer one, and run blocking
+// commands on a dedicated connection so they do not delay other callers.
 #pragma once
 
 #include "redis/config.hpp"
@@ -36,6 +37,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -129,6 +131,12 @@ class connection {
   // message that arrives meanwhile stays queued). Messages queue without
   // bound while nobody receives.
   boost::asio::awaitable<push_message> async_receive();
+
+  // Like async_receive(), but gives up after `timeout` and returns
+  // std::nullopt (no message is lost). Still throws system_error at once
+  // if the connection breaks, rather than waiting out the timeout.
+  boost::asio::awaitable<std::optional<push_message>> async_receive(
+      std::chrono::steady_clock::duration timeout);
 
   // Pops a queued message without waiting; std::nullopt if none.
   std::optional<push_message> try_receive();

@@ -1,11 +1,9 @@
 #include "redis/sync_client.hpp"
 
 #include "redis/error.hpp"
+#include "redis/timeout.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <exception>
@@ -53,14 +51,13 @@ void run_until_done(asio::io_context& ioc, asio::awaitable<void> task) {
 
 asio::awaitable<std::vector<resp::value>> exec_with_timeout(connection& conn, const request& req,
                                                             std::chrono::milliseconds timeout) {
-  using namespace asio::experimental::awaitable_operators;
-  asio::steady_timer timer(conn.get_executor(), timeout);
-  auto winner = co_await (conn.async_exec(req) || timer.async_wait(asio::use_awaitable));
-  if (winner.index() == 1) {
-    throw boost::system::system_error(error::timeout, "Redis request to " +
-                                                          to_string(conn.settings()) + " timed out");
+  try {
+    co_return co_await async_with_timeout(conn.async_exec(req), timeout);
+  } catch (const boost::system::system_error& e) {
+    if (e.code() != error::timeout) throw;
   }
-  co_return std::move(std::get<0>(winner));
+  throw boost::system::system_error(error::timeout, "Redis request to " +
+                                                        to_string(conn.settings()) + " timed out");
 }
 
 }  // namespace

@@ -51,7 +51,10 @@ class value {
   // A nil value.
   value() noexcept = default;
 
-  // ---- Construction (tests, and the parser) -----------------------------
+  // ---- Construction -----------------------------------------------------
+  //
+  // Each make_* returns a value of that kind holding the argument; they are
+  // the same values the parser produces, so tests compare replies with ==.
 
   static value make_nil() noexcept { return {}; }
   static value make_simple(std::string text);
