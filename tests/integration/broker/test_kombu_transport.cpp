@@ -1,0 +1,224 @@
+// The kombu transport against a real redis-server: the layout it leaves is
+// kombu's, fetch records atomically, completion never overwrites SUCCESS,
+// restore follows kombu's rules.
+
+#include <doctest/doctest.h>
+
+#include "broker/kombu_transport.hpp"
+#include "celery/kombu_redis.hpp"
+#include "celery/message_builder.hpp"
+#include "celery/message_codec.hpp"
+#include "integration/redis/run_coro.hpp"
+#include "json/parse.hpp"
+#include "support/redis_server.hpp"
+#include "util/clock.hpp"
+
+using namespace celeriac;
+using boost::asio::awaitable;
+
+namespace {
+
+broker::queue_name q(std::string_view name) { return *broker::queue_name::make(name); }
+
+std::string envelope(std::string name, json::array args, std::string queue = "celery", int priority = 0) {
+  celery::message_options o;
+  o.queue = std::move(queue);
+  o.priority = priority;
+  return celery::encode_message(celery::make_task_message(std::move(name), std::move(args), {}, o));
+}
+
+awaitable<resp::value> cmd(redis::connection& c, redis::request req) {
+  auto r = co_await c.async_exec(req);
+  co_return std::move(r.at(0));
+}
+
+template <typename... A>
+awaitable<resp::value> run(redis::connection& c, std::string_view name, const A&... args) {
+  redis::request req;
+  req.push(name, args...);
+  co_return co_await cmd(c, std::move(req));
+}
+
+struct fixture {
+  test::redis_server server;
+  redis::config cfg = *redis::parse_url(server.url());
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(fixture, "fetch pops and records each message in unacked in one step, in kombu's layout") {
+  test::run_coro([&](auto ex) -> awaitable<void> {
+    redis::connection c(ex, cfg);
+    co_await c.async_connect();
+    std::vector<broker::queue_name> queues{q("celery")};
+    broker::kombu_transport t(c, broker::transport_config{queues, std::chrono::seconds(60)});
+    co_await t.async_declare();
+    auto members = co_await run(c, "SMEMBERS", "_kombu.binding.celery");
+    REQUIRE(members.elements()->size() == 1);
+    CHECK(*(*members.elements())[0].as_string() == celery::binding_member("celery"));
+
+    std::string a = envelope("celeriac.add", {1, 2});
+    std::string b = envelope("celeriac.add", {3, 4});
+    co_await run(c, "LPUSH", "celery", a);
+    co_await run(c, "LPUSH", "celery", b);
+    auto got = co_await t.async_fetch(10);
+    REQUIRE(got.size() == 2);
+    CHECK(got[0].raw == a);  // FIFO: LPUSH + pop from the right
+    CHECK(got[1].raw == b);
+    for (auto& m : got) {
+      CHECK(m.state == broker::fetched_message::status::held);
+      auto decoded = celery::decode_message(m.raw);
+      REQUIRE(decoded);
+      CHECK(m.tag == decoded->properties.delivery_tag);
+      auto entry = co_await run(c, "HGET", "unacked", m.tag);
+      CHECK(*entry.as_string() == celery::unacked_entry(m.raw, "", "celery"));
+      auto score = co_await run(c, "ZSCORE", "unacked_index", m.tag);
+      double s = std::stod(std::string(*score.as_string()));
+      CHECK(std::abs(s - util::unix_seconds(util::wall_now())) < 5.0);
+    }
+    auto v1 = co_await run(c, "LLEN", "celery");
+    CHECK(*v1.as_integer() == 0);
+  });
+}
+
+TEST_CASE_FIXTURE(fixture, "fetch serves priority steps in kombu's order and queues round-robin") {
+  test::run_coro([&](auto ex) -> awaitable<void> {
+    redis::connection c(ex, cfg);
+    co_await c.async_connect();
+    std::vector<broker::queue_name> queues{q("a"), q("b")};
+    broker::kombu_transport t(c, broker::transport_config{queues, std::chrono::seconds(60)});
+    std::string a9 = envelope("celeriac.noop", {}, "a", 9), a0 = envelope("celeriac.noop", {}, "a", 0);
+    std::string b0 = envelope("celeriac.noop", {}, "b", 0), b5 = envelope("celeriac.noop", {}, "b", 5);
+    std::vector<std::pair<std::string, std::string>> pushes;
+    pushes.emplace_back(celery::queue_for_priority("a", 9), a9);
+    pushes.emplace_back("a", a0);
+    pushes.emplace_back("b", b0);
+    pushes.emplace_back(celery::queue_for_priority("b", 5), b5);
+    for (const auto& push : pushes) co_await run(c, "LPUSH", push.first, push.second);
+    std::vector<std::string> order;
+    for (int i = 0; i < 4; ++i) {
+      auto got = co_await t.async_fetch(1);
+      REQUIRE(got.size() == 1);
+      order.push_back(got[0].raw);
+    }
+    // Step 0 first (a, then b: round-robin), then step 3 (b5), then step 9 (a9).
+    CHECK(order == std::vector<std::string>{a0, b0, b5, a9});
+  });
+}
+
+TEST_CASE_FIXTURE(fixture, "a message without a readable delivery tag is dead-lettered in the fetch step") {
+  test::run_coro([&](auto ex) -> awaitable<void> {
+    redis::connection c(ex, cfg);
+    co_await c.async_connect();
+    std::vector<broker::queue_name> queues{q("celery")};
+    broker::kombu_transport t(c, broker::transport_config{queues, std::chrono::seconds(60)});
+    co_await run(c, "LPUSH", "celery", std::string("this is not json"));
+    co_await run(c, "LPUSH", "celery", std::string("{\"no\": \"tag\"}"));
+    auto got = co_await t.async_fetch(10);
+    REQUIRE(got.size() == 2);
+    for (auto& m : got) CHECK(m.state == broker::fetched_message::status::dead_lettered);
+    auto v2 = co_await run(c, "HLEN", "unacked");
+    CHECK(*v2.as_integer() == 0);
+    auto dead = co_await run(c, "LRANGE", "celeriac.dead", 0, -1);
+    REQUIRE(dead.elements()->size() == 2);
+    auto entry = json::parse(*(*dead.elements())[1].as_string());
+    REQUIRE(entry);
+    CHECK(entry->find("raw")->as_string() == "this is not json");
+    CHECK(entry->find("queue")->as_string() == "celery");
+  });
+}
+
+TEST_CASE_FIXTURE(fixture, "complete stores results, acks, and never overwrites a stored SUCCESS") {
+  test::run_coro([&](auto ex) -> awaitable<void> {
+    redis::connection c(ex, cfg);
+    co_await c.async_connect();
+    std::vector<broker::queue_name> queues{q("celery")};
+    broker::kombu_transport t(c, broker::transport_config{queues, std::chrono::seconds(60)});
+    std::string msg1 = envelope("celeriac.add", {1, 2});
+    co_await run(c, "LPUSH", "celery", msg1);
+    auto got = co_await t.async_fetch(1);
+    REQUIRE(got.size() == 1);
+    std::string success = R"({"status": "SUCCESS", "result": 3, "traceback": null, "children": [], "date_done": "2026-11-22T00:00:00", "task_id": "x"})";
+    std::string failure = R"({"status": "FAILURE", "result": null, "traceback": null, "children": [], "date_done": "2026-11-22T00:00:01", "task_id": "x"})";
+    std::vector<broker::result_write> first(1, broker::result_write{"celery-task-meta-x", success});
+    std::vector<std::string> tags{got[0].tag};
+    co_await t.async_complete(first, tags, std::chrono::seconds(100));
+    auto v3 = co_await run(c, "HLEN", "unacked");
+    CHECK(*v3.as_integer() == 0);
+    auto v4 = co_await run(c, "ZCARD", "unacked_index");
+    CHECK(*v4.as_integer() == 0);
+    auto ttl_reply = co_await run(c, "TTL", "celery-task-meta-x");
+    auto ttl = *ttl_reply.as_integer();
+    CHECK((ttl > 90 && ttl <= 100));
+    std::vector<broker::result_write> second(1, broker::result_write{"celery-task-meta-x", failure});
+    std::vector<std::string> none;
+    co_await t.async_complete(second, none, std::chrono::seconds(100));
+    auto v5 = co_await run(c, "GET", "celery-task-meta-x");
+    CHECK(*v5.as_string() == success);
+  });
+}
+
+TEST_CASE_FIXTURE(fixture, "restore puts a held message back in front, flagged redelivered, as kombu does") {
+  test::run_coro([&](auto ex) -> awaitable<void> {
+    redis::connection c(ex, cfg);
+    co_await c.async_connect();
+    std::vector<broker::queue_name> queues{q("celery")};
+    broker::kombu_transport t(c, broker::transport_config{queues, std::chrono::seconds(1)});
+    std::string first = envelope("celeriac.add", {1, 1}, "celery", 5);  // priority list celery\x06\x163
+    co_await run(c, "LPUSH", celery::queue_for_priority("celery", 5), first);
+    auto got = co_await t.async_fetch(1);
+    REQUIRE(got.size() == 1);
+    std::string other = envelope("celeriac.add", {2, 2});
+    co_await run(c, "LPUSH", "celery", other);
+
+    // A fresh entry is not restored; touching keeps it fresh.
+    auto v6 = co_await t.async_restore_visible();
+    CHECK(v6 == 0);
+    std::vector<std::string> tags{got[0].tag};
+    co_await run(c, "ZADD", "unacked_index", 1, got[0].tag);  // pretend it went stale
+    co_await t.async_touch(tags);
+    auto v7 = co_await t.async_restore_visible();
+    CHECK(v7 == 0);
+
+    co_await run(c, "ZADD", "unacked_index", 1, got[0].tag);
+    auto v8 = co_await t.async_restore_visible();
+    CHECK(v8 == 1);
+    auto v9 = co_await run(c, "HLEN", "unacked");
+    CHECK(*v9.as_integer() == 0);
+    auto v10 = co_await run(c, "GET", "unacked_mutex");
+    CHECK(v10.is_nil());
+    // Restored to the base queue (not the priority list), at the front.
+    auto next = co_await run(c, "RPOP", "celery");
+    auto decoded = celery::decode_message(*next.as_string());
+    REQUIRE(decoded);
+    CHECK(decoded->redelivered());
+    CHECK(decoded->headers.id == celery::decode_message(first)->headers.id);
+    CHECK(*next.as_string() == *celery::mark_redelivered(first));
+
+    // Touch never resurrects an acked entry.
+    co_await t.async_touch(tags);
+    auto v11 = co_await run(c, "ZCARD", "unacked_index");
+    CHECK(*v11.as_integer() == 0);
+  });
+}
+
+TEST_CASE_FIXTURE(fixture, "restore_visible skips while another worker holds unacked_mutex") {
+  test::run_coro([&](auto ex) -> awaitable<void> {
+    redis::connection c(ex, cfg);
+    co_await c.async_connect();
+    std::vector<broker::queue_name> queues{q("celery")};
+    broker::kombu_transport t(c, broker::transport_config{queues, std::chrono::seconds(1)});
+    std::string msg2 = envelope("celeriac.noop", {});
+    co_await run(c, "LPUSH", "celery", msg2);
+    auto got = co_await t.async_fetch(1);
+    REQUIRE(got.size() == 1);
+    co_await run(c, "ZADD", "unacked_index", 1, got[0].tag);
+    co_await run(c, "SET", "unacked_mutex", "someone-else", "PX", 300000);
+    auto v12 = co_await t.async_restore_visible();
+    CHECK(v12 == 0);
+    auto v13 = co_await run(c, "HLEN", "unacked");
+    CHECK(*v13.as_integer() == 1);
+    auto v14 = co_await run(c, "GET", "unacked_mutex");
+    CHECK(*v14.as_string() == "someone-else");
+  });
+}
