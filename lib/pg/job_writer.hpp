@@ -1,0 +1,48 @@
+#pragma once
+// The SQL side of the job store: a batch of job updates becomes ONE
+// parameterised multi-row upsert into celeriac_jobs, plus one
+// NOTIFY celeriac_jobs per written row, in one transaction.
+//
+// The upsert applies the rules of job_update.hpp in SQL, against whatever
+// the row holds (other workers write it too), so that writing the same
+// batch twice leaves the rows as writing it once: a COMMIT in doubt may be
+// repeated (only updated_at moves).
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <pqxx/connection>
+
+#include "pg/job_update.hpp"
+
+namespace celeriac::pg {
+
+// LISTEN on this channel to follow job changes. Each payload is a JSON
+// object with the row as written:
+//   {"task_id" : "...", "state" : "PROGRESS", "progress_done" : 40,
+//    "progress_total" : 100, "progress_unit" : "rows"}
+// (progress fields may be null).
+inline constexpr std::string_view jobs_channel = "celeriac_jobs";
+
+// Upserts `updates` (distinct task ids, normalized) in one transaction and
+// notifies each written row. Returns the number of rows written. An empty
+// span does nothing. Throws what libpqxx throws; nothing is written then
+// unless the exception is pqxx::in_doubt_error, and repeating is safe.
+std::size_t write_jobs(pqxx::connection& c, std::span<const job_update> updates);
+
+struct rejected_update {
+  std::string task_id;
+  std::string reason;  // the server's message
+};
+
+// Fallback when a batch is refused for its data (failure_kind::data): writes
+// each update in its own transaction. An update refused again is retried
+// without meta and result (with a note in message) so its state still
+// lands; one refused even then is returned. Connection failures propagate
+// (what was written stays written; repeating is safe).
+std::vector<rejected_update> write_jobs_one_by_one(pqxx::connection& c, std::span<const job_update> updates);
+
+}  // namespace celeriac::pg

@@ -1,0 +1,59 @@
+#pragma once
+// Text that goes into SQL: array literals for multi-row parameters,
+// validated identifiers, and strings made acceptable to a UTF-8 database.
+//
+// Values always travel as statement parameters; these helpers only shape
+// them. An array literal built here is passed as ONE parameter ($1::text[])
+// and unpacked by the server with unnest(), which is how a batch of rows
+// stays a single parameterised statement.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace celeriac::pg {
+
+// Builds a PostgreSQL array literal, e.g. {"a","b\"c",NULL,7}. Every
+// non-NULL element is double-quoted with `\` and `"` escaped, which is valid
+// for every element type the server casts from text (text, bigint, jsonb,
+// timestamptz, ...).
+class array_literal {
+public:
+  array_literal() { text_.push_back('{'); }
+
+  void add_null();
+  void add(std::string_view element);
+  void add(std::int64_t element);
+  // NULL when empty.
+  template <class T>
+  void add(const std::optional<T>& element) {
+    element ? add(*element) : add_null();
+  }
+
+  // The literal with its closing brace; the builder is left empty.
+  std::string finish();
+
+private:
+  void separator_();
+  std::string text_;
+  bool empty_ = true;
+};
+
+// True for names safe to quote into DDL: 1 to 63 bytes (PostgreSQL's
+// NAMEDATALEN limit) of ASCII letters, digits and '_', not starting with a
+// digit.
+bool valid_identifier(std::string_view name) noexcept;
+
+// "name" in double quotes. Throws std::invalid_argument naming the value and
+// the rule when !valid_identifier(name).
+std::string quote_identifier(std::string_view name);
+
+// Replaces every byte sequence that is not valid UTF-8, and every NUL byte
+// (which PostgreSQL text cannot hold), with U+FFFD. Leaves valid text as is.
+void sanitize_utf8(std::string& text);
+
+// Cuts text to at most max_bytes without splitting a UTF-8 sequence.
+void truncate_utf8(std::string& text, std::size_t max_bytes);
+
+}  // namespace celeriac::pg

@@ -1,0 +1,166 @@
+#include <doctest/doctest.h>
+
+#include <barrier>
+#include <set>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "pg/migrations.hpp"
+#include "pg_test_util.hpp"
+
+using namespace celeriac;
+
+namespace {
+
+bool table_exists(pqxx::connection& c, const std::string& schema, const std::string& table) {
+  pqxx::work tx{c};
+  return !tx.exec_params("SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2",
+                         schema, table)
+              .empty();
+}
+
+std::vector<std::string> index_names(pqxx::connection& c, const std::string& schema, const std::string& table) {
+  pqxx::work tx{c};
+  std::vector<std::string> out;
+  for (const auto& row :
+       tx.exec_params("SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY 1", schema,
+                      table))
+    out.push_back(row[0].as<std::string>());
+  return out;
+}
+
+}  // namespace
+
+TEST_SUITE("integration") {
+
+TEST_CASE("migrate applies the engine set once; a second run is a no-op") {
+  pqxx::connection c{test::fresh_database("migrate_once")};
+  auto first = pg::migrate(c);
+  CHECK(first.applied.size() == pg::engine_migrations().size());
+  CHECK(first.already_applied == 0);
+  for (const auto& m : first.applied) {
+    CHECK(m.component == "engine");
+    CHECK(m.schema == "public");
+  }
+  for (auto t : {"celeriac_jobs", "celeriac_import_errors", "celeriac_import_checkpoints", "celeriac_schema_migrations"})
+    CHECK_MESSAGE(table_exists(c, "public", t), t);
+  CHECK_FALSE(table_exists(c, "public", "llm_mappings"));
+
+  auto second = pg::migrate(c);
+  CHECK(second.applied.empty());
+  CHECK(second.already_applied == pg::engine_migrations().size());
+
+  pqxx::work tx{c};
+  CHECK(tx.exec1("SELECT count(*) FROM celeriac_schema_migrations")[0].as<std::size_t>() ==
+        pg::engine_migrations().size());
+  // The lock is released: another session can take it at once.
+  CHECK(tx.exec_params1("SELECT pg_try_advisory_lock($1)", pg::migration_lock_key)[0].as<bool>());
+}
+
+TEST_CASE("app tables come only with the flag, in the chosen schema, tracked separately") {
+  pqxx::connection c{test::fresh_database("migrate_app")};
+  pg::migrate(c);
+  CHECK_FALSE(table_exists(c, "public", "llm_mappings"));
+
+  auto report = pg::migrate(c, {.with_app_tables = true, .app_schema = "app_x"});
+  REQUIRE(report.applied.size() == pg::app_migrations().size());
+  CHECK(report.applied[0].component == "app");
+  CHECK(report.applied[0].schema == "app_x");
+  CHECK(report.already_applied == pg::engine_migrations().size());
+  CHECK(table_exists(c, "app_x", "llm_mappings"));
+  CHECK_FALSE(table_exists(c, "public", "llm_mappings"));
+  CHECK(index_names(c, "app_x", "llm_mappings") ==
+        std::vector<std::string>{"llm_mappings_category_idx", "llm_mappings_lower_merchant_name_idx",
+                                 "llm_mappings_pkey", "llm_mappings_status_created_at_idx"});
+
+  // Another schema is its own target; the same schema again is a no-op.
+  CHECK(pg::migrate(c, {.with_app_tables = true, .app_schema = "public"}).applied.size() ==
+        pg::app_migrations().size());
+  CHECK(table_exists(c, "public", "llm_mappings"));
+  CHECK(pg::migrate(c, {.with_app_tables = true, .app_schema = "app_x"}).applied.empty());
+
+  // The table's rules hold.
+  pqxx::work tx{c};
+  auto row = tx.exec1("INSERT INTO app_x.llm_mappings (merchant_name) VALUES ('ACME') RETURNING status, admin_approved");
+  CHECK(row[0].as<std::string>() == "pending");
+  CHECK_FALSE(row[1].as<bool>());
+  tx.commit();
+  pqxx::work bad{c};
+  CHECK_THROWS_AS(bad.exec("INSERT INTO app_x.llm_mappings (merchant_name, confidence) VALUES ('x', 1.5)"),
+                  pqxx::check_violation);
+}
+
+TEST_CASE("an application's own llm_mappings table is left alone") {
+  pqxx::connection c{test::fresh_database("migrate_existing")};
+  {
+    pqxx::work tx{c};
+    tx.exec("CREATE TABLE llm_mappings (id bigserial PRIMARY KEY, merchant_name text NOT NULL, status text, "
+            "category text, created_at timestamptz, extra text)");
+    tx.commit();
+  }
+  pg::migrate(c, {.with_app_tables = true});
+  pqxx::work tx{c};
+  CHECK(tx.exec1("SELECT count(*) FROM information_schema.columns WHERE table_name = 'llm_mappings' AND "
+                 "column_name = 'extra'")[0]
+            .as<int>() == 1);
+}
+
+TEST_CASE("an invalid schema name is refused before anything is touched") {
+  pqxx::connection c{test::fresh_database("migrate_bad_schema")};
+  CHECK_THROWS_AS(pg::migrate(c, {.with_app_tables = true, .app_schema = "x\"; DROP TABLE y; --"}),
+                  std::invalid_argument);
+  CHECK_FALSE(table_exists(c, "public", "celeriac_schema_migrations"));
+}
+
+TEST_CASE("concurrent migrators queue on the advisory lock instead of racing") {
+  const std::string url = test::fresh_database("migrate_race");
+  constexpr int n = 6;
+  std::vector<pg::migrate_report> reports(n);
+  std::vector<std::string> errors(n);
+  std::barrier start(n);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        pqxx::connection c{url};
+        start.arrive_and_wait();
+        reports[i] = pg::migrate(c, {.with_app_tables = true, .app_schema = "shared_app"});
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::size_t applied = 0;
+  for (int i = 0; i < n; ++i) {
+    CHECK_MESSAGE(errors[i].empty(), errors[i]);
+    applied += reports[i].applied.size();
+  }
+  CHECK(applied == pg::engine_migrations().size() + pg::app_migrations().size());
+  pqxx::connection c{url};
+  pqxx::work tx{c};
+  CHECK(tx.exec1("SELECT count(*), count(DISTINCT (component, target_schema, version)) FROM "
+                 "celeriac_schema_migrations")[0]
+            .as<std::size_t>() == applied);
+}
+
+TEST_CASE("a failing migration names itself and leaves earlier ones applied") {
+  pqxx::connection c{test::fresh_database("migrate_fail")};
+  {
+    // A conflicting object makes the jobs migration fail (a view where a table goes).
+    pqxx::work tx{c};
+    tx.exec("CREATE VIEW celeriac_jobs AS SELECT 1 AS task_id");
+    tx.commit();
+  }
+  try {
+    pg::migrate(c);
+    FAIL("migrate should have failed");
+  } catch (const pg::migration_error& e) {
+    CHECK(std::string(e.what()).find("engine migration 0001_jobs") != std::string::npos);
+  }
+  pqxx::work tx{c};
+  CHECK(tx.exec1("SELECT count(*) FROM celeriac_schema_migrations")[0].as<int>() == 0);
+}
+
+}  // TEST_SUITE
