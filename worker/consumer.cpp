@@ -440,6 +440,10 @@ void consumer::on_outcome(outcome o) {
   const celery::task_message& m = h.message;
   celery::meta_context ctx = celery::meta_context_for(m);
   std::string meta;
+  if (!m.embed.chord.is_null())
+    log::error("Task {}[{}] is a chord header task: celeriac does not count chord parts yet, so the chord's "
+               "body will not be called (see docs/compatibility.md)",
+               m.headers.task, m.headers.id);
   switch (o.what) {
     case outcome::kind::success: {
       log::info("Task {}[{}] succeeded in {:.6f}s: {}", m.headers.task, m.headers.id, o.runtime_seconds,
