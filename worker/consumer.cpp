@@ -149,8 +149,12 @@ void consumer::begin_shutdown(bool cold) {
     executor_->request_stop();
   }
   for (auto* t : {&fetch_wake_, &watch_go_, &writer_wake_, &eta_wake_, &done_wake_}) t->cancel();
+  // Messages to put back leave held_ now, synchronously: an outcome the
+  // executor posts meanwhile then finds nothing to ack and cannot store a
+  // result for a message that is already on its way back to the queue.
+  std::vector<std::string> tags = release_held(cold);
   if (first || cold)
-    asio::co_spawn(io_, shutdown_sequence(cold), [this](std::exception_ptr e) {
+    asio::co_spawn(io_, shutdown_sequence(cold, std::move(tags)), [this](std::exception_ptr e) {
       if (e) {
         try {
           std::rethrow_exception(e);
@@ -163,10 +167,10 @@ void consumer::begin_shutdown(bool cold) {
     });
 }
 
-awaitable<void> consumer::shutdown_sequence(bool cold) {
+awaitable<void> consumer::shutdown_sequence(bool cold, std::vector<std::string> tags) {
   if (shutdown_started_ && !cold) co_return;
   shutdown_started_ = true;
-  co_await restore_held(cold);
+  co_await restore_tags(std::move(tags));
   asio::steady_timer t(io_);
   // Warm: the running task finishes and its outcome is written.
   while (!cold_ && !held_.empty()) co_await sleep_for(t, milliseconds(20));
@@ -181,25 +185,32 @@ awaitable<void> consumer::shutdown_sequence(bool cold) {
                "visibility timeout and run again");
 }
 
-awaitable<void> consumer::restore_held(bool include_running) {
+std::vector<std::string> consumer::release_held(bool include_running) {
   std::vector<std::uint64_t> seqs;
   for (auto& j : executor_->take_pending()) seqs.push_back(j.seq);
   for (auto& [seq, h] : held_)
     if (h.where == held_message::phase::waiting_eta) seqs.push_back(seq);
   if (include_running)
-    if (auto r = executor_->running(); r && held_.count(r)) seqs.push_back(r);
+    for (auto& [seq, h] : held_) seqs.push_back(seq);  // whatever is left is running
   // Newest first: RPUSH puts each at the front, so the oldest ends up
   // served first again.
   std::sort(seqs.rbegin(), seqs.rend());
   seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
-  std::size_t restored = 0;
+  std::vector<std::string> tags;
   for (auto seq : seqs) {
     auto it = held_.find(seq);
     if (it == held_.end()) continue;
-    std::string tag = it->second.tag;
-    bool acked_early = it->second.acked_early;
+    if (it->second.where == held_message::phase::waiting_eta) --eta_held_;
+    // --acks-early: an acked message is no longer ours to put back.
+    if (!it->second.acked_early) tags.push_back(it->second.tag);
     held_.erase(it);
-    if (acked_early) continue;  // --acks-early: it is no longer ours to put back
+  }
+  return tags;
+}
+
+awaitable<void> consumer::restore_tags(std::vector<std::string> tags) {
+  std::size_t restored = 0;
+  for (const auto& tag : tags) {
     try {
       bool moved = co_await transport_.async_restore(tag);
       if (moved) ++restored;

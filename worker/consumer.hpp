@@ -88,8 +88,12 @@ private:
   boost::asio::awaitable<void> restore_loop();
   boost::asio::awaitable<void> eta_loop();
   boost::asio::awaitable<void> ensure_connected(redis::connection& conn, std::string_view what);
-  boost::asio::awaitable<void> shutdown_sequence(bool cold);
-  boost::asio::awaitable<void> restore_held(bool include_running);
+  boost::asio::awaitable<void> shutdown_sequence(bool cold, std::vector<std::string> tags);
+  // Takes the messages a shutdown puts back out of held_ (unstarted and
+  // eta-held ones; with include_running, all) and returns their tags in
+  // the order to restore them.
+  std::vector<std::string> release_held(bool include_running);
+  boost::asio::awaitable<void> restore_tags(std::vector<std::string> tags);
   void begin_shutdown(bool cold);
 
   // Steps of a message's life.

@@ -20,7 +20,13 @@ using boost::asio::awaitable;
 constexpr std::string_view unacked_key = "unacked";
 constexpr std::string_view index_key = "unacked_index";
 constexpr std::string_view mutex_key = "unacked_mutex";
-constexpr std::chrono::milliseconds mutex_ttl{300000};  // kombu's unacked_mutex_expire
+// kombu holds unacked_mutex for up to 300 s; a restorer killed while
+// holding it would then stall every restore for five minutes. Restores are
+// compare-and-set per message (restore_one), so two overlapping restorers
+// are harmless, and a lock that expires with the visibility timeout is safe.
+std::chrono::milliseconds mutex_ttl(std::chrono::seconds visibility_timeout) {
+  return std::clamp<std::chrono::milliseconds>(visibility_timeout, std::chrono::seconds(5), std::chrono::seconds(300));
+}
 
 const redis::script& fetch_script() {
   static const redis::script s{std::string(lua::fetch)};
@@ -197,7 +203,7 @@ awaitable<bool> kombu_transport::async_restore(const std::string& tag, bool to_b
 awaitable<std::size_t> kombu_transport::async_restore_visible() {
   std::string token = util::uuid4();
   redis::request lock;
-  lock.push("SET", mutex_key, token, "PX", mutex_ttl.count(), "NX");
+  lock.push("SET", mutex_key, token, "PX", mutex_ttl(config_.visibility_timeout).count(), "NX");
   auto got = co_await conn_.async_exec(lock);
   check_reply(got.at(0), "taking unacked_mutex");
   if (got[0].is_nil()) co_return 0;  // another worker is restoring
