@@ -68,6 +68,7 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
       writer_wake_(io),
       eta_wake_(io),
       done_wake_(io) {
+  watch_go_.expires_at(forever);
   if (settings_.result_backend && !settings_.results_on_broker()) {
     backend_conn_ = std::make_unique<redis::connection>(io.get_executor(), *settings_.result_backend);
     backend_transport_ = std::make_unique<broker::kombu_transport>(
@@ -76,8 +77,12 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
   for (std::size_t i = 0; i < transport_.watched_lists().size(); ++i)
     watch_conns_.push_back(std::make_unique<redis::connection>(io.get_executor(), settings.broker));
 
-  auto post_outcome = [this](outcome o) {
-    asio::post(io_, [this, o = std::move(o)]() mutable { on_outcome(std::move(o)); });
+  auto post_outcome = [this](std::vector<outcome> batch) {
+    asio::post(io_, [this, batch = std::move(batch)]() mutable {
+      for (auto& o : batch) on_outcome(std::move(o));
+      wake_writer();
+      wake_fetcher();
+    });
   };
   executor::start_callback on_start;
   if (sink_ || settings_.acks_early)
@@ -293,7 +298,10 @@ awaitable<void> consumer::fetch_loop() {
       fetch_idle_ = false;
       continue;
     }
+    in_fetch_dispatch_ = true;
     for (auto& m : got) on_fetched(std::move(m));
+    in_fetch_dispatch_ = false;
+    executor_->submit(std::exchange(ready_jobs_, {}));
   }
 }
 
@@ -308,7 +316,8 @@ awaitable<void> consumer::watch_list(std::size_t index) {
   req.push("BLMOVE", list, list, "RIGHT", "RIGHT", 1);
   while (!stopping_) {
     if (!fetch_idle_) {
-      watch_go_.expires_at(forever);
+      // Several watchers share this timer: its expiry is set once, in the
+      // constructor, because setting it would cancel the others' waits.
       co_await wait_on(watch_go_);
       continue;
     }
@@ -323,7 +332,7 @@ awaitable<void> consumer::watch_list(std::size_t index) {
         asio::steady_timer t(io_);
         co_await sleep_for(t, std::chrono::seconds(1));
       } else if (!replies[0].is_nil()) {
-        wake_fetcher();
+        fetch_wake_.cancel();
       }
     } catch (const std::exception& e) {
       if (!stopping_) log::debug("wake-up connection for {}: {}", list, e.what());
@@ -331,7 +340,11 @@ awaitable<void> consumer::watch_list(std::size_t index) {
   }
 }
 
-void consumer::wake_fetcher() { fetch_wake_.cancel(); }
+// The fetcher only acts once half the prefetch room is free (see
+// fetch_loop), so waking it earlier would only make it sleep again.
+void consumer::wake_fetcher() {
+  if (unstarted() == 0 || unstarted() <= prefetch_limit() / 2) fetch_wake_.cancel();
+}
 
 void consumer::on_fetched(broker::fetched_message m) {
   if (m.state == broker::fetched_message::status::dead_lettered) {
@@ -406,6 +419,8 @@ void consumer::make_ready(held_message& h) {
     if (wants_result(h))
       meta = celery::encode_result_meta(celery::revoked_meta(m.headers.id, "expired", celery::meta_context_for(m)));
     finish(h, std::move(meta));
+    wake_writer();
+    wake_fetcher();
     return;
   }
   h.where = held_message::phase::ready;
@@ -424,7 +439,10 @@ void consumer::make_ready(held_message& h) {
   j.request.worker = settings_.node_name;
   j.args = m.args;
   j.kwargs = m.kwargs;
-  executor_->submit(std::move(j));
+  // Collected and handed to the executor in one go per fetch (see
+  // fetch_loop); messages released by the eta loop go at once.
+  ready_jobs_.push_back(std::move(j));
+  if (!in_fetch_dispatch_) executor_->submit(std::exchange(ready_jobs_, {}));
 }
 
 void consumer::on_started(std::uint64_t seq) {
@@ -457,8 +475,9 @@ void consumer::on_outcome(outcome o) {
                m.headers.task, m.headers.id);
   switch (o.what) {
     case outcome::kind::success: {
-      log::info("Task {}[{}] succeeded in {:.6f}s: {}", m.headers.task, m.headers.id, o.runtime_seconds,
-                shorten(celery::py_repr(o.result)));
+      if (log::enabled(log::level::info))
+        log::info("Task {}[{}] succeeded in {:.6f}s: {}", m.headers.task, m.headers.id, o.runtime_seconds,
+                  shorten(celery::py_repr(o.result)));
       if (auto next = celery::next_chain_message(m, o.result); !next) {
         log::error("Task {}[{}]: could not build the next chain step: {}", m.headers.task, m.headers.id,
                    next.error().message);
@@ -523,8 +542,6 @@ void consumer::finish(held_message& h, std::string result_meta_json) {
   if (h.where == held_message::phase::waiting_eta) --eta_held_;
   const std::uint64_t seq = h.seq;  // erase() must not read a key it is destroying
   held_.erase(seq);
-  wake_writer();
-  wake_fetcher();
 }
 
 void consumer::add_publish(celery::task_message m) {

@@ -134,6 +134,8 @@ private:
   using eta_entry = std::pair<util::wall_time, std::uint64_t>;
   std::priority_queue<eta_entry, std::vector<eta_entry>, std::greater<>> eta_queue_;
   pending_writes writes_;
+  std::vector<job> ready_jobs_;     // made ready during one fetch's dispatch
+  bool in_fetch_dispatch_ = false;
   std::size_t writes_in_flight_ = 0;
 
   boost::asio::steady_timer fetch_wake_;   // cancelled: fetch loop may proceed

@@ -20,6 +20,15 @@ void executor::submit(job j) {
   cv_.notify_one();
 }
 
+void executor::submit(std::vector<job> jobs) {
+  if (jobs.empty()) return;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& j : jobs) queue_.push_back(std::move(j));
+  }
+  cv_.notify_one();
+}
+
 std::deque<job> executor::take_pending() {
   std::lock_guard lock(mu_);
   return std::exchange(queue_, {});
@@ -41,8 +50,18 @@ void executor::shutdown() {
 }
 
 void executor::loop() {
+  // Outcomes are handed over once this many have piled up, or as soon as
+  // no job is waiting.
+  constexpr std::size_t max_batch = 256;
+  std::vector<outcome> done;
   std::unique_lock lock(mu_);
   while (true) {
+    if (queue_.empty() && !done.empty()) {
+      lock.unlock();
+      on_done_(std::exchange(done, {}));
+      lock.lock();
+      continue;
+    }
     cv_.wait(lock, [this] { return closing_ || !queue_.empty(); });
     if (closing_) return;
     job j = std::move(queue_.front());
@@ -50,8 +69,8 @@ void executor::loop() {
     running_ = j.seq;
     lock.unlock();
     if (on_start_) on_start_(j.seq);
-    outcome o = run_one(j);
-    on_done_(std::move(o));
+    done.push_back(run_one(j));
+    if (done.size() >= max_batch) on_done_(std::exchange(done, {}));
     lock.lock();
     running_ = 0;
   }

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "app/task_registry.hpp"
 #include "json/value.hpp"
@@ -45,7 +46,11 @@ struct outcome {
 
 class executor {
 public:
-  using done_callback = std::function<void(outcome)>;
+  // Receives finished jobs' outcomes in completion order. Outcomes are
+  // handed over in batches while more jobs are queued (one cross-thread
+  // wake-up per batch, not per task) and at once when the queue runs dry,
+  // so a lone task is reported without delay.
+  using done_callback = std::function<void(std::vector<outcome>)>;
   using start_callback = std::function<void(std::uint64_t seq)>;
 
   // on_done runs on the executor thread after each job; on_start (may be
@@ -57,6 +62,8 @@ public:
 
   // Queues a job; jobs run in submission order.
   void submit(job j);
+  // Queues several jobs with one wake-up.
+  void submit(std::vector<job> jobs);
 
   // Jobs queued but not started, taken back (for a warm shutdown to put
   // their messages back on the broker).

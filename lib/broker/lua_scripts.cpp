@@ -105,17 +105,32 @@ local function dead_entry(m, queue)
   return entry .. '}'
 end
 
+-- Recording goes out in one HSET and one ZADD per popped batch (calls
+-- from Lua cost more than the work they do), in slices that stay well
+-- below Lua's limit on unpack() arguments.
+local function record(fields, scores)
+  for i = 1, #fields, 2000 do
+    local last = math.min(i + 1999, #fields)
+    redis.call('HSET', KEYS[1], unpack(fields, i, last))
+    redis.call('ZADD', KEYS[2], unpack(scores, i, last))
+  end
+end
+
 for i = 4, #KEYS do
   if n >= max then break end
   local msgs = redis.call('RPOP', KEYS[i], max - n)
   if msgs then
     local queue = ARGV[i]
+    local suffix = ', "", "' .. queue .. '"]'
+    local fields, scores = {}, {}
     for _, m in ipairs(msgs) do
       n = n + 1
       local tag = find_tag(m)
       if tag then
-        redis.call('HSET', KEYS[1], tag, '[' .. m .. ', "", "' .. queue .. '"]')
-        redis.call('ZADD', KEYS[2], string.format('%.6f', now + n * 0.000001), tag)
+        fields[#fields + 1] = tag
+        fields[#fields + 1] = '[' .. m .. suffix
+        scores[#scores + 1] = string.format('%.6f', now + n * 0.000001)
+        scores[#scores + 1] = tag
         out[#out + 1] = 'ok'
       else
         redis.call('LPUSH', KEYS[3], dead_entry(m, queue))
@@ -125,6 +140,7 @@ for i = 4, #KEYS do
       out[#out + 1] = tag or ''
       out[#out + 1] = m
     end
+    if #fields > 0 then record(fields, scores) end
   end
 end
 return out
@@ -142,16 +158,25 @@ const std::string_view complete = R"lua(
 local ttl = tonumber(ARGV[1])
 local r = tonumber(ARGV[2])
 local written = 0
+-- SET ... GET writes and reads the previous meta in one call; in the rare
+-- case that it replaced a SUCCESS, the old meta goes straight back inside
+-- this script, so no reader ever sees the overwrite (its expiry restarts).
 for i = 1, r do
   local key = KEYS[2 + i]
   local meta = ARGV[2 + i]
-  local cur = redis.call('GET', key)
-  if not (cur and string.find(cur, '"status": "SUCCESS"', 1, true)) then
+  local old
+  if ttl > 0 then
+    old = redis.call('SET', key, meta, 'EX', ttl, 'GET')
+  else
+    old = redis.call('SET', key, meta, 'GET')
+  end
+  if old and string.find(old, '"status": "SUCCESS"', 1, true) then
     if ttl > 0 then
-      redis.call('SETEX', key, ttl, meta)
+      redis.call('SET', key, old, 'PX', ttl * 1000)
     else
-      redis.call('SET', key, meta)
+      redis.call('SET', key, old)
     end
+  else
     redis.call('PUBLISH', key, meta)
     written = written + 1
   end
