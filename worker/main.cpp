@@ -18,6 +18,9 @@ constexpr const char* usage =
     "  worker    run a pool of worker processes consuming task queues\n"
     "  call      send a task (and optionally wait for its result)\n"
     "  beat      fire cron and interval schedule entries, exactly once across instances\n"
+    "  migrate   create or update celeriac's tables in PostgreSQL\n"
+    "  status    show a job's state and progress (--watch: a live progress bar)\n"
+    "  jobs      list recent jobs and their states\n"
     "  version   print the version\n"
     "\n"
     "Run 'celeriac COMMAND --help' for a command's options.\n";
@@ -42,6 +45,9 @@ int main(int argc, char** argv) {
   if (cmd == "worker") return celeriac::cli::worker_command(argc - 1, argv + 1);
   if (cmd == "call") return celeriac::cli::call_command(argc - 1, argv + 1);
   if (cmd == "beat") return celeriac::cli::beat_command(argc - 1, argv + 1);
+  if (cmd == "migrate") return celeriac::cli::migrate_command(argc - 1, argv + 1);
+  if (cmd == "status") return celeriac::cli::status_command(argc - 1, argv + 1);
+  if (cmd == "jobs") return celeriac::cli::jobs_command(argc - 1, argv + 1);
   std::cerr << "celeriac: unknown command '" << cmd << "'\n\n" << usage;
   return celeriac::cli::exit_usage;
 }

@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -10,7 +12,11 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
+#include "app/task_resources.hpp"
+#include "pg/conninfo.hpp"
+#include "pg/sql_text.hpp"
 #include "tasks/builtin_tasks.hpp"
+#include "tasks/csv_import/csv_import_task.hpp"
 #include "util/log.hpp"
 #include "worker/child.hpp"
 #include "worker/cli_support.hpp"
@@ -50,6 +56,26 @@ std::string expand_node_name(std::string name) {
   return name;
 }
 
+// "t1,schema.t2" -> {"t1", "schema.t2"}; each part a valid identifier.
+bool parse_table_list(const std::string& text, std::vector<std::string>& out, std::string& bad) {
+  std::stringstream ss(text);
+  for (std::string t; std::getline(ss, t, ',');) {
+    t.erase(0, t.find_first_not_of(' '));
+    t.erase(t.find_last_not_of(' ') + 1);
+    if (t.empty()) continue;
+    const auto dot = t.find('.');
+    const bool ok = dot == std::string::npos
+                        ? pg::valid_identifier(t)
+                        : pg::valid_identifier(t.substr(0, dot)) && pg::valid_identifier(t.substr(dot + 1));
+    if (!ok) {
+      bad = t;
+      return false;
+    }
+    if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+  }
+  return true;
+}
+
 }  // namespace
 
 int worker_command(int argc, char** argv) {
@@ -60,7 +86,7 @@ int worker_command(int argc, char** argv) {
       "Signals: SIGTERM = warm shutdown (finish running tasks, put prefetched ones back);\n"
       "SIGQUIT = cold shutdown (put everything back, exit now); SIGINT = warm, twice = cold.\n\n"
       "Options");
-  std::string broker, backend, queues, node, level, database;
+  std::string broker, backend, queues, node, level, database, upload_dir, import_tables;
   int concurrency = 0, prefetch = 4;
   long visibility = 3600, expires = 86400;
   // clang-format off
@@ -81,7 +107,13 @@ int worker_command(int argc, char** argv) {
     ("loglevel,l", po::value(&level)->default_value("info"), "debug, info, warning, error or critical")
     ("acks-early", "acknowledge a message when its task starts (Celery's default, at-most-once) instead of "
                    "after its result is stored (celeriac's default, at-least-once)")
-    ("database", po::value(&database), "PostgreSQL URL for job progress (env CELERIAC_DATABASE_URL)");
+    ("database", po::value(&database), "PostgreSQL URL: every task's state and progress go to celeriac_jobs "
+                                       "(env CELERIAC_DATABASE_URL)")
+    ("upload-dir", po::value(&upload_dir), "folder celeriac.csv_import may read uploads from; paths outside it, "
+                                           "via '..' or symlinks, are refused (env CELERIAC_UPLOAD_DIR)")
+    ("import-tables", po::value(&import_tables), "comma-separated tables (name or schema.name) a csv_import job may "
+                                                 "load with an explicit column spec; named profiles need no entry "
+                                                 "(env CELERIAC_IMPORT_TABLES)");
   // clang-format on
   po::variables_map vm;
   try {
@@ -135,8 +167,29 @@ int worker_command(int argc, char** argv) {
   if (!database.empty()) s.database_url = database;
   log::set_level(s.log_level);
 
+  // What tasks may use, inherited by the children across fork.
+  app::task_resources resources;
+  resources.database_url = s.database_url;
+  if (upload_dir.empty()) upload_dir = env_or("CELERIAC_UPLOAD_DIR", "");
+  if (!upload_dir.empty()) {
+    std::error_code ec;
+    auto dir = std::filesystem::canonical(upload_dir, ec);
+    if (ec || !std::filesystem::is_directory(dir, ec))
+      return usage_error(fmt::format("--upload-dir {} is not a folder: {}", upload_dir,
+                                     ec ? ec.message() : "not a directory"));
+    resources.upload_dir = dir.string();
+  }
+  if (import_tables.empty()) import_tables = env_or("CELERIAC_IMPORT_TABLES", "");
+  std::string bad_table;
+  if (!parse_table_list(import_tables, resources.import_tables, bad_table))
+    return usage_error(fmt::format("--import-tables: '{}' is not a table name (name or schema.name, ASCII letters, "
+                                   "digits and '_')",
+                                   bad_table));
+  app::set_process_task_resources(resources);
+
   app::task_registry registry;
   tasks::register_builtin_tasks(registry);
+  tasks::register_csv_import_task(registry);
 
   std::string queue_list;
   for (const auto& q : s.queues) queue_list += (queue_list.empty() ? "" : ",") + q.str();
@@ -146,6 +199,12 @@ int worker_command(int argc, char** argv) {
             queue_list, s.concurrency, s.prefetch_multiplier, s.visibility_timeout.count(),
             s.acks_early ? "acks early (at-most-once)" : "acks late (at-least-once)");
   log::info("registered tasks: {}", fmt::join(registry.names(), ", "));
+  if (s.database_url)
+    log::info("job states and progress go to PostgreSQL {}", pg::redact_conninfo(*s.database_url));
+  if (!resources.upload_dir.empty())
+    log::info("uploads are read from {}{}", resources.upload_dir,
+              resources.import_tables.empty() ? std::string()
+                                              : fmt::format("; import tables: {}", fmt::join(resources.import_tables, ", ")));
 
   worker::supervisor_config sc;
   sc.children = s.concurrency;

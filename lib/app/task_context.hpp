@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "app/task_resources.hpp"
 #include "json/value.hpp"
 
 namespace celeriac::app {
@@ -58,6 +59,10 @@ public:
   // True once the worker is shutting down cold; long tasks should check it
   // between units of work and stop early (the message is then restored).
   bool should_stop() const noexcept { return stop_flag_ && stop_flag_->load(std::memory_order_relaxed); }
+
+  // The database URL, upload folder and table allow-list the worker was
+  // started with (see task_resources.hpp): the process's, set once at start.
+  const task_resources& resources() const noexcept { return process_task_resources(); }
 
 private:
   task_request request_;
