@@ -3,7 +3,9 @@
 // usage-error exit code.
 
 #include <cstdlib>
+#include <iostream>
 #include <string>
+#include <string_view>
 
 namespace celeriac::cli {
 
@@ -17,5 +19,14 @@ inline std::string env_or(const char* name, std::string fallback) {
 }
 
 inline constexpr const char* default_broker_url = "redis://127.0.0.1:6379/0";
+
+// Fills an empty --database from CELERIAC_DATABASE_URL. Returns false, after
+// telling the user on stderr, when neither names a database.
+inline bool resolve_database_url(std::string_view command, std::string& database) {
+  if (database.empty()) database = env_or("CELERIAC_DATABASE_URL", "");
+  if (!database.empty()) return true;
+  std::cerr << "celeriac " << command << ": no database: give --database URL or set CELERIAC_DATABASE_URL\n";
+  return false;
+}
 
 }  // namespace celeriac::cli

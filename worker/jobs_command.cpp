@@ -51,11 +51,7 @@ int jobs_command(int argc, char** argv) {
     std::cout << opts << "\n";
     return 0;
   }
-  if (database.empty()) database = env_or("CELERIAC_DATABASE_URL", "");
-  if (database.empty()) {
-    std::cerr << "celeriac jobs: no database: give --database URL or set CELERIAC_DATABASE_URL\n";
-    return exit_usage;
-  }
+  if (!resolve_database_url("jobs", database)) return exit_usage;
   pg::job_filter filter;
   if (!state_text.empty()) {
     std::string upper = state_text;

@@ -53,11 +53,7 @@ int migrate_command(int argc, char** argv) {
     std::cout << opts << "\n";
     return 0;
   }
-  if (database.empty()) database = env_or("CELERIAC_DATABASE_URL", "");
-  if (database.empty()) {
-    std::cerr << "celeriac migrate: no database: give --database URL or set CELERIAC_DATABASE_URL\n";
-    return exit_usage;
-  }
+  if (!resolve_database_url("migrate", database)) return exit_usage;
   if (!pg::valid_identifier(schema)) {
     std::cerr << fmt::format(
         "celeriac migrate: --schema '{}' is not a valid schema name (ASCII letters, digits and '_', not starting "

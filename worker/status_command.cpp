@@ -224,11 +224,7 @@ int status_command(int argc, char** argv) {
     std::cerr << "celeriac status: which job? give its TASK_ID\n";
     return exit_usage;
   }
-  if (database.empty()) database = env_or("CELERIAC_DATABASE_URL", "");
-  if (database.empty()) {
-    std::cerr << "celeriac status: no database: give --database URL or set CELERIAC_DATABASE_URL\n";
-    return exit_usage;
-  }
+  if (!resolve_database_url("status", database)) return exit_usage;
   if (!(timeout >= 0) || !(interval >= 0.05) || interval > 3600) {
     std::cerr << "celeriac status: --timeout must be >= 0 and --interval between 0.05 and 3600 seconds\n";
     return exit_usage;
