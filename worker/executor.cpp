@@ -84,6 +84,7 @@ outcome executor::run_one(job& j) {
   try {
     o.result = j.task->fn(ctx, j.args, j.kwargs);
     o.what = outcome::kind::success;
+    o.follow_ups = ctx.take_follow_ups();
   } catch (const app::retry_request& r) {
     o.what = outcome::kind::retry;
     o.retry_countdown = r.countdown;

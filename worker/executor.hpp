@@ -42,6 +42,7 @@ struct outcome {
   std::chrono::milliseconds retry_countdown{0};
   double runtime_seconds = 0;
   bool bad_arguments = false;     // failure: the arguments did not fit the task
+  std::vector<app::follow_up_task> follow_ups;  // success: messages to send with the result
 };
 
 class executor {

@@ -170,6 +170,7 @@ int worker_command(int argc, char** argv) {
   // What tasks may use, inherited by the children across fork.
   app::task_resources resources;
   resources.database_url = s.database_url;
+  resources.redis_url = broker;
   if (upload_dir.empty()) upload_dir = env_or("CELERIAC_UPLOAD_DIR", "");
   if (!upload_dir.empty()) {
     std::error_code ec;

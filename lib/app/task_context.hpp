@@ -7,6 +7,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "app/task_resources.hpp"
 #include "json/value.hpp"
@@ -35,6 +37,15 @@ struct progress_report {
   json::value meta;  // task-specific counters (rows_loaded, rows_rejected...)
 };
 
+// A task message a task asks to have sent once it has finished (see
+// task_context::send_task_after).
+struct follow_up_task {
+  std::string name;
+  json::array args;
+  json::object kwargs;
+  std::string queue;  // empty: the queue the asking task came from
+};
+
 class task_context {
 public:
   using progress_sink = std::function<void(const task_request&, const progress_report&)>;
@@ -60,6 +71,18 @@ public:
   // between units of work and stop early (the message is then restored).
   bool should_stop() const noexcept { return stop_flag_ && stop_flag_->load(std::memory_order_relaxed); }
 
+  // Asks the worker to send task `name` when this task succeeds, in the
+  // same write as its result and acknowledgement (as Celery sends a
+  // chain's next step): a task that continues its own work (a backlog
+  // sweep) hands over without a window where the work could be lost or
+  // sent twice by this delivery. Nothing is sent if the task fails or
+  // retries.
+  void send_task_after(std::string name, json::array args = {}, json::object kwargs = {},
+                       std::string queue = {}) {
+    follow_ups_.push_back(follow_up_task{std::move(name), std::move(args), std::move(kwargs), std::move(queue)});
+  }
+  std::vector<follow_up_task> take_follow_ups() noexcept { return std::exchange(follow_ups_, {}); }
+
   // The database URL, upload folder and table allow-list the worker was
   // started with (see task_resources.hpp): the process's, set once at start.
   const task_resources& resources() const noexcept { return process_task_resources(); }
@@ -68,6 +91,7 @@ private:
   task_request request_;
   progress_sink sink_;
   const std::atomic<bool>* stop_flag_;
+  std::vector<follow_up_task> follow_ups_;
 };
 
 }  // namespace celeriac::app

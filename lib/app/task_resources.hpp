@@ -30,6 +30,12 @@ struct task_resources {
   // not limited by it: the worker's own code chose their tables.
   std::vector<std::string> import_tables;
 
+  // The broker's Redis URL, for state tasks share across every worker of
+  // the cluster (the LLM providers' rate limits). Tasks never read or
+  // write queues through it. Empty: no cluster-wide state (limits are then
+  // not enforced, and the task says so).
+  std::string redis_url;
+
   // True when `table` is on the allow-list (exact, case-sensitive match).
   bool import_table_allowed(std::string_view table) const noexcept;
 };

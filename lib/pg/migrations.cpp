@@ -35,6 +35,14 @@ std::string replace_all(std::string_view text, std::string_view from, std::strin
   return out;
 }
 
+// {{schema}} is the quoted schema name, for plain DDL; {{schema_literal}}
+// the same as a SQL string literal, for DO blocks that build DDL with
+// format(). A valid identifier holds no quote, so wrapping it in '' is safe.
+std::string substitute_schema(std::string_view sql, std::string_view quoted_schema) {
+  std::string literal = fmt::format("'{}'", quoted_schema);
+  return replace_all(replace_all(sql, "{{schema_literal}}", literal), "{{schema}}", quoted_schema);
+}
+
 // Releases the advisory lock however migrate() leaves.
 class lock_guard {
 public:
@@ -76,7 +84,7 @@ void apply_set(pqxx::connection& c, std::string_view component, const std::strin
     std::string label = fmt::format("{} migration {:04}_{} (schema {})", component, m.version, m.name, schema);
     try {
       pqxx::work tx{c};
-      tx.exec(quoted_schema.empty() ? std::string(m.sql) : replace_all(m.sql, "{{schema}}", quoted_schema));
+      tx.exec(quoted_schema.empty() ? std::string(m.sql) : substitute_schema(m.sql, quoted_schema));
       tx.exec_params(
           "INSERT INTO celeriac_schema_migrations (component, target_schema, version, name) VALUES ($1, $2, $3, $4)",
           std::string(component), schema, m.version, std::string(m.name));

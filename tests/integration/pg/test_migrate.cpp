@@ -72,7 +72,11 @@ TEST_CASE("app tables come only with the flag, in the chosen schema, tracked sep
   CHECK_FALSE(table_exists(c, "public", "llm_mappings"));
   CHECK(index_names(c, "app_x", "llm_mappings") ==
         std::vector<std::string>{"llm_mappings_category_idx", "llm_mappings_lower_merchant_name_idx",
-                                 "llm_mappings_pkey", "llm_mappings_status_created_at_idx"});
+                                 "llm_mappings_merchant_key_idx", "llm_mappings_pending_id_idx", "llm_mappings_pkey",
+                                 "llm_mappings_status_created_at_idx"});
+  for (const char* t : {"merchant_mappings", "merchant_mapping_requests", "ai_interactions", "ai_interactions_default",
+                        "dashboard_stats", "daily_mapping_stats"})
+    CHECK_MESSAGE(table_exists(c, "app_x", t), t);
 
   // Another schema is its own target; the same schema again is a no-op.
   CHECK(pg::migrate(c, {.with_app_tables = true, .app_schema = "public"}).applied.size() ==
@@ -80,11 +84,17 @@ TEST_CASE("app tables come only with the flag, in the chosen schema, tracked sep
   CHECK(table_exists(c, "public", "llm_mappings"));
   CHECK(pg::migrate(c, {.with_app_tables = true, .app_schema = "app_x"}).applied.empty());
 
-  // The table's rules hold.
+  // The table's rules hold: a bare insert waits for the model, a row that
+  // arrives with a category is already answered (source 'upload').
   pqxx::work tx{c};
   auto row = tx.exec1("INSERT INTO app_x.llm_mappings (merchant_name) VALUES ('ACME') RETURNING status, admin_approved");
   CHECK(row[0].as<std::string>() == "pending");
   CHECK_FALSE(row[1].as<bool>());
+  auto answered = tx.exec1("INSERT INTO app_x.llm_mappings (merchant_name, category) VALUES ('ACME 2', 'Shopping') "
+                           "RETURNING status, source, mapped_at IS NOT NULL");
+  CHECK(answered[0].as<std::string>() == "mapped");
+  CHECK(answered[1].as<std::string>() == "upload");
+  CHECK(answered[2].as<bool>());
   tx.commit();
   pqxx::work bad{c};
   CHECK_THROWS_AS(bad.exec("INSERT INTO app_x.llm_mappings (merchant_name, confidence) VALUES ('x', 1.5)"),
@@ -95,8 +105,13 @@ TEST_CASE("an application's own llm_mappings table is left alone") {
   pqxx::connection c{test::fresh_database("migrate_existing")};
   {
     pqxx::work tx{c};
-    tx.exec("CREATE TABLE llm_mappings (id bigserial PRIMARY KEY, merchant_name text NOT NULL, status text, "
-            "category text, created_at timestamptz, extra text)");
+    // The application's table has what the job families read (0001's
+    // columns) and one of its own; migrating adds celeriac's columns and
+    // leaves the rest as it was.
+    tx.exec("CREATE TABLE llm_mappings (id bigserial PRIMARY KEY, merchant_name text NOT NULL, category text, "
+            "ticker text, confidence double precision, user_id bigint, status text NOT NULL DEFAULT 'pending', "
+            "admin_approved boolean NOT NULL DEFAULT false, source text, created_at timestamptz NOT NULL DEFAULT "
+            "now(), updated_at timestamptz, extra text)");
     tx.commit();
   }
   pg::migrate(c, {.with_app_tables = true});

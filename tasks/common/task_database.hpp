@@ -1,0 +1,39 @@
+#pragma once
+// The PostgreSQL connection a task works on: one per executor thread, kept
+// open between tasks (a worker child runs its tasks on one thread), opened
+// on first use from the worker's --database URL and opened again after it
+// breaks.
+//
+//   pqxx::connection& c = tasks::task_connection(ctx);
+//   pqxx::work tx{c}; ...
+//
+// A task that loses PostgreSQL mid-way calls retry_on_database_loss(ctx, e),
+// which asks the worker to run it again later (the message is not lost).
+
+#include <chrono>
+#include <exception>
+
+#include <pqxx/connection>
+
+#include "app/task_context.hpp"
+
+namespace celeriac::tasks {
+
+// How long a task waits before its next delivery tries PostgreSQL again.
+inline constexpr std::chrono::seconds database_retry_countdown{30};
+
+// This thread's connection, open. Throws app::task_error("RuntimeError")
+// when the worker has no --database, and retries the task (see
+// task_context::retry) when the server cannot be reached.
+pqxx::connection& task_connection(const app::task_context& ctx);
+
+// Drops this thread's connection (after an error that may have left it in
+// an unknown state); the next task_connection() opens a new one.
+void drop_task_connection() noexcept;
+
+// Calls ctx.retry() when `e` says the connection to PostgreSQL broke (the
+// server went away or restarted); returns otherwise, so the caller can
+// rethrow. Drops the connection either way it was broken.
+void retry_on_database_loss(const app::task_context& ctx, const std::exception& e);
+
+}  // namespace celeriac::tasks
