@@ -15,8 +15,7 @@
 #include "app/task_resources.hpp"
 #include "pg/conninfo.hpp"
 #include "pg/sql_text.hpp"
-#include "tasks/builtin_tasks.hpp"
-#include "tasks/csv_import/csv_import_task.hpp"
+#include "tasks/task_families.hpp"
 #include "util/log.hpp"
 #include "worker/child.hpp"
 #include "worker/cli_support.hpp"
@@ -115,6 +114,10 @@ int worker_command(int argc, char** argv) {
                                                  "load with an explicit column spec; named profiles need no entry "
                                                  "(env CELERIAC_IMPORT_TABLES)");
   // clang-format on
+  po::options_description family_opts("Job family options");
+  tasks::family_options families;
+  tasks::add_family_options(family_opts, families);
+  opts.add(family_opts);
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -189,8 +192,11 @@ int worker_command(int argc, char** argv) {
   app::set_process_task_resources(resources);
 
   app::task_registry registry;
-  tasks::register_builtin_tasks(registry);
-  tasks::register_csv_import_task(registry);
+  try {
+    tasks::register_all_tasks(registry, families);
+  } catch (const std::invalid_argument& e) {
+    return usage_error(e.what());
+  }
 
   std::string queue_list;
   for (const auto& q : s.queues) queue_list += (queue_list.empty() ? "" : ",") + q.str();
@@ -200,6 +206,7 @@ int worker_command(int argc, char** argv) {
             queue_list, s.concurrency, s.prefetch_multiplier, s.visibility_timeout.count(),
             s.acks_early ? "acks early (at-most-once)" : "acks late (at-least-once)");
   log::info("registered tasks: {}", fmt::join(registry.names(), ", "));
+  log::info("LLM providers, in order: {}", tasks::describe_llm_providers());
   if (s.database_url)
     log::info("job states and progress go to PostgreSQL {}", pg::redact_conninfo(*s.database_url));
   if (!resources.upload_dir.empty())

@@ -269,7 +269,7 @@ TEST_CASE("the shipped schedule.toml is valid") {
   auto r = load_schedule_file(std::filesystem::path(CELERIAC_SOURCE_DIR) / "schedule.toml");
   REQUIRE_MESSAGE(r.has_value(), (r.has_value() ? std::string{} : r.error().to_string()));
   const auto& entries = *r;
-  REQUIRE(entries.size() == 4);
+  REQUIRE(entries.size() == 7);
 
   CHECK(entries[0].task == "celeriac.add");
   REQUIRE(entries[0].when.interval() != nullptr);
@@ -292,4 +292,12 @@ TEST_CASE("the shipped schedule.toml is valid") {
   CHECK(entries[3].when.cron()->text() == "0 * * * *");
   CHECK(entries[3].kwargs_json == "{\"view\": \"merchant_stats\"}");
   CHECK(entries[3].queue == "views");
+
+  CHECK(entries[4].task == "celeriac.views.refresh");
+  CHECK(entries[4].kwargs_json == "{\"view\": \"llm_analytics_summary\"}");
+  CHECK(entries[5].task == "celeriac.analytics.daily_rollup");
+  REQUIRE(entries[5].when.cron() != nullptr);
+  CHECK(entries[5].when.cron()->text() == "15 0 * * *");
+  CHECK(entries[6].task == "celeriac.maintenance.partitions");
+  CHECK(entries[6].queue == "analytics");
 }
