@@ -177,6 +177,7 @@ asio::awaitable<bool> mapping_router::async_call_model(provider_slot& slot, cons
     call.cache_misses = static_cast<int>(items.size());
 
     // The cluster-wide limits, charged with the estimate before the call.
+    std::string charge_id;
     if (limits_conn_ && (slot.rpm || slot.tpm)) {
       std::vector<limiter::charge> charges;
       if (slot.rpm) charges.push_back(limiter::charge{&*slot.rpm, 1.0});
@@ -184,7 +185,7 @@ asio::awaitable<bool> mapping_router::async_call_model(provider_slot& slot, cons
       std::string limit_error;
       try {
         auto deadline = clock_type::now() + max_limit_wait;
-        co_await limiter::async_acquire(*limits_conn_, charges, deadline);
+        charge_id = co_await limiter::async_acquire(*limits_conn_, charges, deadline);
       } catch (const std::exception& e) {
         limit_error = e.what();
       }
@@ -214,9 +215,9 @@ asio::awaitable<bool> mapping_router::async_call_model(provider_slot& slot, cons
     if (!resp) {
       call.error = transport_error;
       out.error = fmt::format("provider {}: {}", p.name, transport_error);
-      if (slot.tpm && limits_conn_) {
+      if (slot.tpm && !charge_id.empty()) {
         // Nothing was used: give the estimate back.
-        co_await limiter::async_adjust(*limits_conn_, *slot.tpm, -static_cast<double>(estimate));
+        co_await limiter::async_adjust(*limits_conn_, *slot.tpm, charge_id, -static_cast<double>(estimate));
       }
       out.interactions.push_back(std::move(call));
       if (!transport_retryable) co_return false;
@@ -230,9 +231,9 @@ asio::awaitable<bool> mapping_router::async_call_model(provider_slot& slot, cons
       out.tokens_in += call.tokens_in;
       out.tokens_out += call.tokens_out;
       out.cost_usd += call.cost_usd;
-      if (slot.tpm && limits_conn_) {
+      if (slot.tpm && !charge_id.empty()) {
         const double delta = static_cast<double>(call.tokens_in + call.tokens_out - estimate);
-        if (delta != 0) co_await limiter::async_adjust(*limits_conn_, *slot.tpm, delta);
+        co_await limiter::async_adjust(*limits_conn_, *slot.tpm, charge_id, delta);
       }
       out.interactions.push_back(std::move(call));
       out.answered = true;
@@ -256,8 +257,8 @@ asio::awaitable<bool> mapping_router::async_call_model(provider_slot& slot, cons
       call.http_status = static_cast<int>(resp->status);
       call.error = provider_error_message(resp->body);
       out.error = fmt::format("provider {} answered HTTP {}: {}", p.name, resp->status, call.error);
-      if (slot.tpm && limits_conn_)
-        co_await limiter::async_adjust(*limits_conn_, *slot.tpm, -static_cast<double>(estimate));
+      if (slot.tpm && !charge_id.empty())
+        co_await limiter::async_adjust(*limits_conn_, *slot.tpm, charge_id, -static_cast<double>(estimate));
       out.interactions.push_back(std::move(call));
       if (!retryable_status(resp->status)) co_return false;
       if (auto header = resp->header("retry-after")) {
