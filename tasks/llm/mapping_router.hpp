@@ -61,6 +61,9 @@ public:
   // the task logs that once).
   mapping_router(boost::asio::any_io_executor ex, const llm_settings& settings, redis::connection* limits_conn,
                  std::string job_id);
+  ~mapping_router();
+  mapping_router(const mapping_router&) = delete;
+  mapping_router& operator=(const mapping_router&) = delete;
 
   boost::asio::awaitable<batch_result> async_map(std::vector<batch_item> items);
 

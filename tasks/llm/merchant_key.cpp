@@ -13,7 +13,6 @@ using words = std::vector<std::string>;
 bool is_ascii_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool has_digit(std::string_view w) { return std::any_of(w.begin(), w.end(), is_digit); }
-bool all_digits(std::string_view w) { return !w.empty() && std::all_of(w.begin(), w.end(), is_digit); }
 
 // Length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
 std::size_t utf8_length(std::string_view s, std::size_t i) {

@@ -12,6 +12,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include <pqxx/nontransaction>
+#include <pqxx/result>
 
 #include "pg/pool.hpp"
 #include "redis/config.hpp"
