@@ -159,7 +159,7 @@ asio::awaitable<response> client::async_exchange(connection& c, const url& base,
   }
   got_some = parser.got_some();
   if (ec == beast::error::timeout)
-    throw error(error_kind::timeout, fmt::format("{} {}{} did not answer within {} ms", r.method, c.origin,
+    throw error(error_kind::timeout, fmt::format("timed out: {} {}{} did not answer within {} ms", r.method, c.origin,
                                                  base.prefix + r.target, options_.request_timeout.count()));
   if (ec == bhttp::error::body_limit)
     throw error(error_kind::protocol, fmt::format("the answer from {} is larger than {} bytes", c.origin,

@@ -102,7 +102,9 @@ def setup(env, workers=1, concurrency=1, extra=(), visibility=3600):
     pg = with_postgres(env)
     migrate(pg, "--with-app-tables")
     r = env.redis()
-    ws = [env.worker(r.url, concurrency=concurrency, queues="celery,llm", visibility_timeout=visibility,
+    # prefetch 1: each sweep task goes to a child that is free, so two
+    # workers really run two sweeps side by side.
+    ws = [env.worker(r.url, concurrency=concurrency, queues="celery,llm", visibility_timeout=visibility, prefetch=1,
                      extra=["--database", pg.url, *extra]) for _ in range(workers)]
     return pg, r, ws
 
@@ -128,22 +130,19 @@ def write_config(env, text):
     return path
 
 
-WORDS = ["amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor", "indigo", "juniper", "kestrel",
-         "lagoon", "maple", "nectar", "orchid", "prairie", "quartz", "raven", "sierra", "tundra", "umber", "violet",
-         "willow", "yarrow", "zephyr"]
+def pseudo_word(seed, length=9):
+    """A deterministic letters-only word: names built from them share few
+    trigrams, so they are neither equal after normalization nor near
+    matches of each other."""
+    import hashlib
+    h = hashlib.sha256(seed.encode()).digest()
+    return "".join(chr(ord("a") + b % 26) for b in h[:length])
 
 
 def distinct_names(n, prefix="shop"):
-    """n names that normalize to n different keys (no digits: store numbers
-    are stripped by normalization)."""
-    out = []
-    for a in WORDS:
-        for b in WORDS:
-            for c in WORDS:
-                out.append(f"{prefix} {a} {b} {c}".upper())
-                if len(out) == n:
-                    return out
-    raise ValueError(n)
+    """n names that normalize to n different keys, none a near match of
+    another (no digits: store numbers are stripped by normalization)."""
+    return [f"{prefix} {pseudo_word(f'{prefix}-{i}')} {pseudo_word(f'{prefix}+{i}', 6)}".upper() for i in range(n)]
 
 
 def test_heuristic_default(env):
