@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include <pqxx/except>
 #include <pqxx/nontransaction>
 #include <pqxx/result>
 
@@ -32,7 +33,13 @@ std::optional<view_info> find_view(pqxx::connection& c, const std::string& name)
   // to_regclass parses the name as SQL would (quoting, case folding, the
   // search path) and never raises for a missing or malformed one; the
   // relkind check keeps tables and plain views out.
-  auto rows = tx.exec_params(std::string(info_columns) + " WHERE c.oid = to_regclass($1) AND c.relkind = 'm'", name);
+  pqxx::result rows;
+  try {
+    rows = tx.exec_params(std::string(info_columns) + " WHERE c.oid = to_regclass($1) AND c.relkind = 'm'", name);
+  } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() == "42602") return std::nullopt;  // invalid_name: not even a name
+    throw;
+  }
   if (rows.empty()) return std::nullopt;
   return read_info(rows[0]);
 }

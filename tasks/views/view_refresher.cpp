@@ -98,18 +98,18 @@ refresh_result refresh_view(pqxx::connection& c, const view_info& requested, con
   view_info v = find_view(c, requested.quoted(c)).value_or(requested);
   refresh_result r;
   r.view = v.qualified();
+  std::int64_t completed = 0;
   {
     pqxx::nontransaction tx{c};
-    const auto completed =
-        tx.exec_params1("SELECT completed_gen FROM celeriac_view_refreshes WHERE view_oid = $1::bigint::oid",
-                        static_cast<std::int64_t>(v.oid))[0]
-            .as<std::int64_t>();
-    if (completed >= generation) {
-      r.mode = "coalesced";
-      r.seconds = std::chrono::duration<double>(clock_type::now() - arrived).count();
-      r.rows = count_rows(c, v);
-      return r;
-    }
+    completed = tx.exec_params1("SELECT completed_gen FROM celeriac_view_refreshes WHERE view_oid = $1::bigint::oid",
+                                static_cast<std::int64_t>(v.oid))[0]
+                    .as<std::int64_t>();
+  }
+  if (completed >= generation) {
+    r.mode = "coalesced";
+    r.seconds = std::chrono::duration<double>(clock_type::now() - arrived).count();
+    r.rows = count_rows(c, v);
+    return r;
   }
 
   const bool concurrently = o.concurrently && v.populated && v.has_unique_index;
