@@ -121,7 +121,17 @@ private:
       co_return;
     }
     limits_.emplace(io_.get_executor(), *cfg);
-    co_await limits_->async_connect();
+    std::string failure;
+    try {
+      co_await limits_->async_connect();
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    // Without the shared limits the providers' quotas could be overrun:
+    // try again later rather than call unlimited.
+    if (!failure.empty())
+      ctx_.retry(std::chrono::seconds(30),
+                 fmt::format("Redis for the providers' rate limits cannot be reached: {}", failure));
   }
 
   // Claims, answers from the cache, and queues the rest for the callers.
