@@ -41,6 +41,19 @@ bool is_ip_literal(const std::string& host) {
   return !ec;
 }
 
+// One request out, one response in, on a plain or a TLS stream.
+template <class Stream>
+asio::awaitable<boost::system::error_code> write_then_read(Stream& stream, bhttp::request<bhttp::string_body>& req,
+                                                           beast::flat_buffer& buffer,
+                                                           bhttp::response_parser<bhttp::string_body>& parser) {
+  auto [wec, written] = co_await bhttp::async_write(stream, req, token);
+  (void)written;
+  if (wec) co_return wec;
+  auto [rec, read] = co_await bhttp::async_read(stream, buffer, parser, token);
+  (void)read;
+  co_return rec;
+}
+
 }  // namespace
 
 std::optional<std::string> response::header(std::string_view name) const {
@@ -138,25 +151,10 @@ asio::awaitable<response> client::async_exchange(connection& c, const url& base,
   parser.body_limit(options_.max_body_bytes);
   c.lowest().expires_after(options_.request_timeout);
   boost::system::error_code ec;
-  if (c.secure) {
-    auto [wec, wn] = co_await bhttp::async_write(*c.secure, req, token);
-    ec = wec;
-    (void)wn;
-    if (!ec) {
-      auto [rec, rn] = co_await bhttp::async_read(*c.secure, c.buffer, parser, token);
-      ec = rec;
-      (void)rn;
-    }
-  } else {
-    auto [wec, wn] = co_await bhttp::async_write(*c.plain, req, token);
-    ec = wec;
-    (void)wn;
-    if (!ec) {
-      auto [rec, rn] = co_await bhttp::async_read(*c.plain, c.buffer, parser, token);
-      ec = rec;
-      (void)rn;
-    }
-  }
+  if (c.secure)
+    ec = co_await write_then_read(*c.secure, req, c.buffer, parser);
+  else
+    ec = co_await write_then_read(*c.plain, req, c.buffer, parser);
   got_some = parser.got_some();
   if (ec == beast::error::timeout)
     throw error(error_kind::timeout, fmt::format("timed out: {} {}{} did not answer within {} ms", r.method, c.origin,

@@ -21,27 +21,21 @@ double rounded(double v, double per_unit) { return std::round(v * per_unit) / pe
 
 json::value optional_number(const std::optional<double>& v) { return v ? json::value(*v) : json::value(nullptr); }
 
+// Runs f on the task's connection and adds how long it took.
 template <class F>
-json::value guarded(app::task_context& ctx, F f) {
-  const auto started = std::chrono::steady_clock::now();
-  try {
+json::value timed(app::task_context& ctx, F f) {
+  return with_database_retry(ctx, [&] {
+    const auto started = std::chrono::steady_clock::now();
     json::value out = f(task_connection(ctx));
     out.set("seconds", rounded(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
                                1000.0));
     return out;
-  } catch (const app::task_error&) {
-    throw;
-  } catch (const app::retry_request&) {
-    throw;
-  } catch (const std::exception& e) {
-    retry_on_database_loss(ctx, e);
-    throw;
-  }
+  });
 }
 
 json::value dashboard_stats(app::task_context& ctx, const json::array& args, const json::object& kwargs) {
   bound_args("dashboard_stats", args, kwargs, {}, 0);
-  return guarded(ctx, [](pqxx::connection& c) {
+  return timed(ctx, [](pqxx::connection& c) {
     auto f = analytics::recompute_dashboard_stats(c);
     return json::value(json::object{{"total_mappings", f.total},
                                     {"approved_mappings", f.approved},
@@ -67,7 +61,7 @@ json::value daily_rollup(app::task_context& ctx, const json::array& args, const 
     day = a.string(0);
     if (!valid_day(*day)) throw app::task_error("ValueError", fmt::format("day '{}' is not a date YYYY-MM-DD", *day));
   }
-  return guarded(ctx, [&](pqxx::connection& c) {
+  return timed(ctx, [&](pqxx::connection& c) {
     std::string d = day ? *day : analytics::yesterday_utc(c);
     analytics::daily_figures f;
     try {
@@ -100,7 +94,7 @@ json::value partitions(app::task_context& ctx, const json::array& args, const js
   bound_args a("partitions", args, kwargs, {"months_ahead", "retention_months"}, 0);
   const int ahead = months_arg(a, 0, "months_ahead", 3, 0);
   const int retention = months_arg(a, 1, "retention_months", 13, 1);
-  return guarded(ctx, [&](pqxx::connection& c) {
+  return timed(ctx, [&](pqxx::connection& c) {
     auto r = analytics::maintain_partitions(c, ahead, retention);
     json::array created(r.created.begin(), r.created.end()), dropped(r.dropped.begin(), r.dropped.end());
     return json::value(

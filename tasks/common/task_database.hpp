@@ -16,6 +16,7 @@
 #include <pqxx/connection>
 
 #include "app/task_context.hpp"
+#include "app/task_error.hpp"
 
 namespace celeriac::tasks {
 
@@ -35,5 +36,22 @@ void drop_task_connection() noexcept;
 // server went away or restarted); returns otherwise, so the caller can
 // rethrow. Drops the connection either way it was broken.
 void retry_on_database_loss(const app::task_context& ctx, const std::exception& e);
+
+// Runs f(): what it throws reaches the worker as it should — a task_error
+// or a retry request as is, a lost connection to PostgreSQL as a retry in
+// database_retry_countdown, anything else as a failure.
+template <class F>
+auto with_database_retry(const app::task_context& ctx, F f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const app::retry_request&) {
+    throw;
+  } catch (const app::task_error&) {
+    throw;
+  } catch (const std::exception& e) {
+    retry_on_database_loss(ctx, e);
+    throw;
+  }
+}
 
 }  // namespace celeriac::tasks

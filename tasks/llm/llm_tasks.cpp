@@ -61,17 +61,8 @@ json::value map_pending(app::task_context& ctx, const json::array& args, const j
   }
   (void)task_connection(ctx);  // fails clearly without --database, retries while PostgreSQL is away
 
-  llm::map_pending_summary s;
-  try {
-    s = llm::run_map_pending(ctx, o, settings);
-  } catch (const app::retry_request&) {
-    throw;
-  } catch (const app::task_error&) {
-    throw;
-  } catch (const std::exception& e) {
-    retry_on_database_loss(ctx, e);
-    throw;
-  }
+  const llm::map_pending_summary s =
+      with_database_retry(ctx, [&] { return llm::run_map_pending(ctx, o, settings); });
   if (s.rows_remain) {
     // The backlog goes on past max_rows: hand over to a continuation now
     // rather than wait for the next beat tick.
@@ -101,17 +92,8 @@ json::value map_merchant(app::task_context& ctx, const json::array& args, const 
   const std::string& name = a.string(0);
   if (name.find_first_not_of(" \t\r\n") == std::string::npos)
     throw app::task_error("ValueError", "the merchant name is empty");
-  llm::merchant_lookup_result r;
-  try {
-    r = llm::lookup_merchant(ctx, name, llm::current_llm_settings());
-  } catch (const app::retry_request&) {
-    throw;
-  } catch (const app::task_error&) {
-    throw;
-  } catch (const std::exception& e) {
-    retry_on_database_loss(ctx, e);
-    throw;
-  }
+  const llm::merchant_lookup_result r =
+      with_database_retry(ctx, [&] { return llm::lookup_merchant(ctx, name, llm::current_llm_settings()); });
   return json::object{{"category", r.category},
                       {"ticker", r.ticker ? json::value(*r.ticker) : json::value(nullptr)},
                       {"confidence", r.confidence},

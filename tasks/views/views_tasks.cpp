@@ -36,21 +36,16 @@ json::value to_json(const views::refresh_result& r) {
   return json::object{{"view", r.view}, {"mode", r.mode}, {"seconds", rounded(r.seconds)}, {"rows", r.rows}};
 }
 
-// Runs f, turning the database's failures into what the caller should see.
+// Runs f; a refresh that ran out of time is a TimeoutError.
 template <class F>
-auto guarded(app::task_context& ctx, F f) {
-  try {
-    return f();
-  } catch (const views::refresh_timeout& e) {
-    throw app::task_error("TimeoutError", e.what());
-  } catch (const app::task_error&) {
-    throw;
-  } catch (const app::retry_request&) {
-    throw;
-  } catch (const std::exception& e) {
-    retry_on_database_loss(ctx, e);
-    throw;
-  }
+json::value guarded(app::task_context& ctx, F f) {
+  return with_database_retry(ctx, [&] {
+    try {
+      return json::value(f());
+    } catch (const views::refresh_timeout& e) {
+      throw app::task_error("TimeoutError", e.what());
+    }
+  });
 }
 
 json::value refresh(app::task_context& ctx, const json::array& args, const json::object& kwargs) {

@@ -12,8 +12,7 @@
 
 #include <pqxx/pqxx>
 
-#include "pg/migrations.hpp"
-#include "support/pg_server.hpp"
+#include "support/task_db.hpp"
 #include "tasks/llm/mapping_store.hpp"
 
 using namespace celeriac;
@@ -21,20 +20,6 @@ using namespace celeriac::tasks::llm;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string migrated_database(const std::string& prefix) {
-  static std::atomic<int> counter{0};
-  const std::string name = prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-  {
-    pqxx::connection admin{test::shared_pg_server().url()};
-    pqxx::nontransaction tx{admin};
-    tx.exec("CREATE DATABASE " + tx.quote_name(name));
-  }
-  const std::string url = test::shared_pg_server().url(name);
-  pqxx::connection c{url};
-  pg::migrate(c, pg::migrate_options{.with_app_tables = true});
-  return url;
-}
 
 void exec(pqxx::connection& c, const std::string& sql) {
   pqxx::nontransaction tx{c};
@@ -67,7 +52,7 @@ row_outcome mapped(std::int64_t id, const std::string& key, const std::string& c
 }  // namespace
 
 TEST_CASE("concurrent claimers take disjoint rows and together take every row") {
-  const std::string url = migrated_database("llm_claims");
+  const std::string url = test::migrated_app_database("llm_claims");
   {
     pqxx::connection c{url};
     insert_pending(c, 3000);
@@ -98,7 +83,7 @@ TEST_CASE("concurrent claimers take disjoint rows and together take every row") 
 }
 
 TEST_CASE("a claim holds rows until its lease ends; only the holder writes") {
-  const std::string url = migrated_database("llm_lease");
+  const std::string url = test::migrated_app_database("llm_lease");
   pqxx::connection c{url};
   insert_pending(c, 5);
   auto first = claim_pending(c, "dead-worker", 10, 1000ms);
@@ -134,7 +119,7 @@ TEST_CASE("a claim holds rows until its lease ends; only the holder writes") {
 }
 
 TEST_CASE("rows that arrive answered, or with another status, are never claimed") {
-  const std::string url = migrated_database("llm_skip");
+  const std::string url = test::migrated_app_database("llm_skip");
   pqxx::connection c{url};
   exec(c, "INSERT INTO llm_mappings (merchant_name, category) VALUES ('uploaded', 'Shopping')");
   exec(c, "INSERT INTO llm_mappings (merchant_name, status) VALUES ('done', 'approved'), ('bad', 'failed')");
@@ -146,7 +131,7 @@ TEST_CASE("rows that arrive answered, or with another status, are never claimed"
 }
 
 TEST_CASE("a name is reserved by one holder at a time; an expired reservation is taken over") {
-  const std::string url = migrated_database("llm_reserve");
+  const std::string url = test::migrated_app_database("llm_reserve");
   pqxx::connection c{url};
   auto a = reserve_names(c, {"starbucks", "uber", "starbucks"}, "A", 1000ms);
   CHECK(a == std::vector<std::string>{"starbucks", "uber"});
@@ -161,7 +146,7 @@ TEST_CASE("a name is reserved by one holder at a time; an expired reservation is
 }
 
 TEST_CASE("the cache: approved rows are never overwritten; heuristics never replace a model") {
-  const std::string url = migrated_database("llm_cache");
+  const std::string url = test::migrated_app_database("llm_cache");
   pqxx::connection c{url};
   exec(c, "INSERT INTO merchant_mappings (merchant_key, category, confidence, source, admin_approved) VALUES "
           "('costco', 'Groceries', 1.0, 'admin', true)");
@@ -207,7 +192,7 @@ TEST_CASE("the cache: approved rows are never overwritten; heuristics never repl
 }
 
 TEST_CASE("interactions land in the month's partition, any month in the default one") {
-  const std::string url = migrated_database("llm_interactions");
+  const std::string url = test::migrated_app_database("llm_interactions");
   pqxx::connection c{url};
   write_batch w;
   interaction i;
