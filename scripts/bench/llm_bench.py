@@ -107,7 +107,18 @@ def throughput(b, runs, rows):
                           kwargs={"batch_size": 100, "concurrency": 1}).get(timeout=120)
     hundred = time.monotonic() - start
     check_all_mapped(b)
-    return ideal, rate, wall_rate, hundred, out
+
+    # map_merchant with a warm cache: send_task -> result, median of 20.
+    b.app.send_task("celeriac.llm.map_merchant", queue="llm-bench", args=["STARBUCKS #1 SEATTLE WA"]).get(timeout=60)
+    warm = []
+    for i in range(20):
+        start = time.monotonic()
+        r = b.app.send_task("celeriac.llm.map_merchant", queue="llm-bench",
+                            args=[f"Starbucks Store {i:04d}"]).get(timeout=60)
+        warm.append(time.monotonic() - start)
+        if r["source"] != "cache":
+            raise SystemExit(f"bench-llm: a warm lookup was answered by {r['source']}")
+    return ideal, rate, wall_rate, hundred, statistics.median(warm)
 
 
 def check_all_mapped(b):
@@ -177,7 +188,7 @@ def main():
     args = ap.parse_args()
     b = Bench(args.celeriac)
     try:
-        ideal, rate, wall_rate, hundred, _ = throughput(b, args.runs, args.rows)
+        ideal, rate, wall_rate, hundred, warm = throughput(b, args.runs, args.rows)
         cache = cache_rate(b, args.repeat_rows, int(args.repeat_rows * 0.3))
         view_rows, ours, theirs = view_refresh(b, args.runs)
     finally:
@@ -193,6 +204,7 @@ def main():
           f"({rate / ideal:.0%} of the ideal {ideal:,.0f}/s; {wall_rate:,.0f}/s from send_task to both results) "
           f"| ≥ 90% of ideal |")
     print(f"| one batch of 100 merchants, send_task → result | {hundred:.2f} s | well under 10 s |")
+    print(f"| map_merchant with a warm cache, send_task → result (median of 20) | {warm * 1000:.1f} ms | under 1 s |")
     print(f"| cache: {cache['rows']:,} rows, {cache['distinct']:,} distinct merchants (70% of rows repeat earlier "
           f"ones as variants) | {cache['hits']:,} exact/near cache hits ({cache['hits'] / cache['rows']:.0%} of rows); "
           f"{cache['asked']:,} names sent to the model in {cache['calls']:,} calls instead of "

@@ -94,8 +94,20 @@ private:
     report_progress();
 
     for (std::size_t i = 0; i < o_.concurrency; ++i)
-      asio::co_spawn(io_, caller(), [this](std::exception_ptr e) { note_failure(e); });
-    co_await prepare();
+      asio::co_spawn(io_, caller(), [this](std::exception_ptr e) {
+        ++callers_done_;
+        note_failure(e);
+        wake();
+      });
+    // Whatever ends the preparer, the callers must be told, or they would
+    // wait for batches forever.
+    std::exception_ptr prepare_failure;
+    try {
+      co_await prepare();
+    } catch (...) {
+      prepare_failure = std::current_exception();
+    }
+    note_failure(prepare_failure);
     closed_ = true;
     wake();
     while (callers_done_ < o_.concurrency || writes_in_flight_ > 0) co_await wait();
@@ -318,8 +330,6 @@ private:
         wake();
       });
     }
-    ++callers_done_;
-    wake();
   }
 
   awaitable<void> write_answer(std::shared_ptr<prepared_batch> b, batch_result result) {
