@@ -79,6 +79,7 @@ json::value map_pending(app::task_context& ctx, const json::array& args, const j
                       {"cache_hits", s.cache_hits},
                       {"near_hits", s.near_hits},
                       {"heuristic_rows", s.heuristic_rows},
+                      {"keys_filled", s.keys_filled},
                       {"llm_calls", s.llm_calls},
                       {"tokens_in", s.tokens_in},
                       {"tokens_out", s.tokens_out},

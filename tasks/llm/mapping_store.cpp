@@ -302,6 +302,33 @@ void defer_rows(pqxx::connection& c, const std::vector<std::int64_t>& ids, const
   tx.commit();
 }
 
+std::vector<claimed_row> unkeyed_rows(pqxx::connection& c, std::size_t limit) {
+  pqxx::nontransaction tx{c};
+  auto rows = tx.exec_params(
+      "SELECT id, merchant_name FROM llm_mappings WHERE merchant_key IS NULL AND status <> 'pending' ORDER BY id "
+      "LIMIT $1",
+      static_cast<std::int64_t>(limit));
+  std::vector<claimed_row> out;
+  for (const auto& r : rows) out.push_back({r[0].as<std::int64_t>(), r[1].as<std::string>(), 0});
+  return out;
+}
+
+std::size_t fill_keys(pqxx::connection& c, const std::vector<std::pair<std::int64_t, std::string>>& keys) {
+  if (keys.empty()) return 0;
+  pg::array_literal ids, names;
+  for (const auto& [id, key] : keys) {
+    ids.add(id);
+    names.add(std::string_view(key));
+  }
+  pqxx::work tx{c};
+  auto r = tx.exec_params(
+      "UPDATE llm_mappings m SET merchant_key = k.key FROM unnest($1::bigint[], $2::text[]) AS k(id, key) "
+      "WHERE m.id = k.id AND m.merchant_key IS NULL",
+      ids.finish(), names.finish());
+  tx.commit();
+  return static_cast<std::size_t>(r.affected_rows());
+}
+
 std::size_t write_results(pqxx::connection& c, const std::string& token, const write_batch& batch) {
   pqxx::work tx{c};
   cache_answers(tx, batch.answers);

@@ -82,6 +82,14 @@ void release_names(pqxx::connection& c, const std::vector<std::string>& keys, co
 void defer_rows(pqxx::connection& c, const std::vector<std::int64_t>& ids, const std::string& token,
                 std::chrono::milliseconds delay);
 
+// Rows that already have an answer but no merchant_key (uploads that
+// arrived with a category): up to `limit`, oldest first.
+std::vector<claimed_row> unkeyed_rows(pqxx::connection& c, std::size_t limit);
+
+// Writes the keys of such rows (only where none is set yet). Returns how
+// many were written.
+std::size_t fill_keys(pqxx::connection& c, const std::vector<std::pair<std::int64_t, std::string>>& keys);
+
 // A model's (or the heuristic provider's) answer for one name, to cache.
 struct model_answer {
   std::string key;

@@ -113,14 +113,40 @@ private:
     while (callers_done_ < o_.concurrency || writes_in_flight_ > 0) co_await wait();
     if (write_failure_) co_return;
 
+    // Rows that arrived answered (uploads) never pass through a claim:
+    // give them their merchant_key with what is left of this run's budget,
+    // so per-merchant statistics group them with the rest.
+    if (claimed_ < o_.max_rows && !ctx_.should_stop()) co_await fill_missing_keys(o_.max_rows - claimed_);
+
     if (claimed_ >= o_.max_rows) {
       auto any = [](pqxx::connection& c) {
-        pqxx::nontransaction tx{c};
-        return !tx.exec("SELECT 1 FROM llm_mappings WHERE status = 'pending' AND category IS NULL LIMIT 1").empty();
+        bool pending = false;
+        {
+          pqxx::nontransaction tx{c};
+          pending = !tx.exec("SELECT 1 FROM llm_mappings WHERE status = 'pending' AND category IS NULL LIMIT 1").empty();
+        }
+        return pending || !unkeyed_rows(c, 1).empty();
       };
       s_.rows_remain = co_await db_.async_run(any);
     }
     if (limits_) limits_->close();
+  }
+
+  awaitable<void> fill_missing_keys(std::size_t budget) {
+    constexpr std::size_t chunk = 5000;
+    while (budget > 0 && !ctx_.should_stop()) {
+      const std::size_t want = std::min(chunk, budget);
+      auto find = [want](pqxx::connection& c) { return unkeyed_rows(c, want); };
+      std::vector<claimed_row> rows = co_await db_.async_run(find);
+      if (rows.empty()) co_return;
+      std::vector<std::pair<std::int64_t, std::string>> keys;
+      for (const auto& r : rows) keys.emplace_back(r.id, normalize_merchant(r.merchant_name));
+      auto fill = [&keys](pqxx::connection& c) { return fill_keys(c, keys); };
+      s_.keys_filled += static_cast<std::int64_t>(co_await db_.async_run(fill));
+      budget -= rows.size();
+      claimed_ += rows.size();  // counts against max_rows, so a huge backlog is split across runs
+      if (rows.size() < want) co_return;
+    }
   }
 
   awaitable<void> connect_limits() {
@@ -159,8 +185,12 @@ private:
       std::vector<claimed_row> rows = co_await db_.async_run(claim);
       if (rows.empty()) {
         // Rows deferred because another worker was asking their name come
-        // back soon; wait for them a while rather than end with them pending.
+        // back soon; wait for them a while rather than end with them
+        // pending — unless no row is pending any more.
         if (s_.rows_deferred > 0 && std::chrono::steady_clock::now() - last_progress < wait_for_deferred) {
+          auto any = [](pqxx::connection& c) { return count_pending(c) > 0; };
+          const bool pending = co_await db_.async_run(any);
+          if (!pending) break;
           co_await sleep(milliseconds(500));
           continue;
         }

@@ -41,7 +41,8 @@ struct map_pending_summary {
   std::int64_t tokens_out = 0;
   double cost_usd = 0;
   double seconds = 0;
-  bool rows_remain = false;  // max_rows was reached with rows still pending
+  std::int64_t keys_filled = 0;  // answered rows (uploads) given their merchant_key
+  bool rows_remain = false;  // max_rows was reached with rows still pending (or rows still to key)
 };
 
 // Runs one sweep. Throws what the database throws (the caller maps a lost

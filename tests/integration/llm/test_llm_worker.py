@@ -164,6 +164,9 @@ def test_heuristic_default(env):
     check(rows[0][0] == "starbucks" and rows[0][2] == "SBUX", f"starbucks row {rows}")
     check(pg.scalar("SELECT source FROM llm_mappings WHERE merchant_name = 'Reviewed Shop'") == "upload",
           "a row that arrived with a category is not sent anywhere")
+    check(out["keys_filled"] == 1 and pg.scalar("SELECT merchant_key FROM llm_mappings WHERE merchant_name = "
+                                                "'Reviewed Shop'") == "reviewed shop",
+          f"but it gets its merchant_key, for per-merchant statistics: {out}")
     check(pg.scalar("SELECT count(*) FROM merchant_mappings") == 5, "one cache row per normalized name")
 
     insert_names(pg, ["STARBUCKS #99 PORTLAND OR", "Corner Pizza Grill"])

@@ -30,6 +30,9 @@ ALTER TABLE {{schema}}.llm_mappings
 -- The index the application asked for: the claim query walks it in id order.
 CREATE INDEX IF NOT EXISTS llm_mappings_pending_id_idx ON {{schema}}.llm_mappings (id) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS llm_mappings_merchant_key_idx ON {{schema}}.llm_mappings (merchant_key);
+-- Rows answered without a claim (uploads that arrived with a category) get
+-- their merchant_key filled by map_pending afterwards; this finds them.
+CREATE INDEX IF NOT EXISTS llm_mappings_unkeyed_id_idx ON {{schema}}.llm_mappings (id) WHERE merchant_key IS NULL;
 
 -- A row that arrives with a category (a CSV upload of reviewed data, an
 -- INSERT by the application) is already answered: store it as 'mapped'
