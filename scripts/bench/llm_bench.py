@@ -60,7 +60,8 @@ class Bench:
         return f
 
     def worker(self, fake, children, queue):
-        return self.env.worker(self.redis.url, concurrency=children, queues=queue, loglevel="warning",
+        # prefetch 1: each sweep goes to a free child, so the children work side by side.
+        return self.env.worker(self.redis.url, concurrency=children, queues=queue, loglevel="warning", prefetch=1,
                                extra=["--database", self.pg.url, "--llm-base-url", fake.url, "--llm-model", "bench"])
 
     def sql(self, statement, params=()):

@@ -237,21 +237,21 @@ std::vector<cached_answer> lookup_near(pqxx::connection& c, const std::vector<st
                                        double min_confidence) {
   if (keys.empty()) return {};
   pqxx::work tx{c};
-  // The GiST trigram index serves both the % filter (at the threshold set
-  // for this transaction) and the <-> ordering.
+  // The GIN trigram index serves the % filter at the threshold set for
+  // this transaction; the few candidates it returns are ranked here.
   tx.exec_params("SELECT set_config('pg_trgm.similarity_threshold', $1, true)", fmt::format("{}", threshold));
   auto rows = tx.exec_params(
       R"sql(
 SELECT q.key, m.merchant_key, m.category, m.ticker, m.confidence, m.source, m.provider, m.model, m.admin_approved,
-       similarity(m.merchant_key, q.key)::float8
+       m.sim
   FROM unnest($1::text[]) AS q(key)
   CROSS JOIN LATERAL (
-    SELECT * FROM merchant_mappings c
+    SELECT c.*, similarity(c.merchant_key, q.key)::float8 AS sim FROM merchant_mappings c
      WHERE c.merchant_key % q.key AND c.merchant_key <> q.key AND c.source <> 'heuristic'
        AND (c.admin_approved OR c.confidence >= $2)
-     ORDER BY c.merchant_key <-> q.key
+     ORDER BY sim DESC, c.merchant_key
      LIMIT 1) m
- WHERE similarity(m.merchant_key, q.key) >= $3)sql",
+ WHERE m.sim >= $3)sql",
       text_array(keys), min_confidence, threshold);
   tx.commit();
   return read_answers(rows);
