@@ -240,6 +240,11 @@ std::vector<cached_answer> lookup_near(pqxx::connection& c, const std::vector<st
   // The GIN trigram index serves the % filter at the threshold set for
   // this transaction; the few candidates it returns are ranked here.
   tx.exec_params("SELECT set_config('pg_trgm.similarity_threshold', $1, true)", fmt::format("{}", threshold));
+  // A cache filled since the last ANALYZE looks empty to the planner, which
+  // then picks a sequential scan computing similarity against every row for
+  // every name (seconds per batch). The trigram index is always the right
+  // plan for this query.
+  tx.exec("SET LOCAL enable_seqscan = off");
   auto rows = tx.exec_params(
       R"sql(
 SELECT q.key, m.merchant_key, m.category, m.ticker, m.confidence, m.source, m.provider, m.model, m.admin_approved,
