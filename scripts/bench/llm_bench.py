@@ -81,8 +81,7 @@ def sweep_rate(b, queue, latency_s, runs, rows, tag):
     """Two children, each running one map_pending with concurrency 8 and
     batch_size 25 against a server that answers every request after
     latency_s; returns (ideal, median rate by the tasks' own time, median
-    rate send_task -> both results, CPU seconds of the worker children,
-    PostgreSQL and the server per 1000 rows)."""
+    rate send_task -> both results)."""
     ideal = 2 * 8 * 25 / latency_s
     results = []
     for run in range(runs):
