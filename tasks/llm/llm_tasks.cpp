@@ -78,6 +78,7 @@ json::value map_pending(app::task_context& ctx, const json::array& args, const j
                       {"rows_deferred", s.rows_deferred},
                       {"cache_hits", s.cache_hits},
                       {"near_hits", s.near_hits},
+                      {"near_skipped", s.near_skipped},
                       {"heuristic_rows", s.heuristic_rows},
                       {"keys_filled", s.keys_filled},
                       {"llm_calls", s.llm_calls},

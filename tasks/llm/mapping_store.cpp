@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <pqxx/except>
 #include <pqxx/nontransaction>
 #include <pqxx/result>
 #include <pqxx/transaction>
@@ -233,10 +234,12 @@ std::vector<cached_answer> lookup_exact(pqxx::connection& c, const std::vector<s
   return read_answers(rows);
 }
 
-std::vector<cached_answer> lookup_near(pqxx::connection& c, const std::vector<std::string>& keys, double threshold,
-                                       double min_confidence) {
-  if (keys.empty()) return {};
+std::optional<std::vector<cached_answer>> lookup_near(pqxx::connection& c, const std::vector<std::string>& keys,
+                                                      double threshold, double min_confidence,
+                                                      std::chrono::milliseconds budget) {
+  if (keys.empty()) return std::vector<cached_answer>{};
   pqxx::work tx{c};
+  tx.exec("SET LOCAL statement_timeout = '" + std::to_string(std::max<long long>(1, budget.count())) + "ms'");
   // The GIN trigram index serves the % filter at the threshold set for
   // this transaction; the few candidates it returns are ranked here.
   tx.exec_params("SELECT set_config('pg_trgm.similarity_threshold', $1, true)", fmt::format("{}", threshold));
@@ -245,7 +248,9 @@ std::vector<cached_answer> lookup_near(pqxx::connection& c, const std::vector<st
   // every name (seconds per batch). The trigram index is always the right
   // plan for this query.
   tx.exec("SET LOCAL enable_seqscan = off");
-  auto rows = tx.exec_params(
+  pqxx::result rows;
+  try {
+    rows = tx.exec_params(
       R"sql(
 SELECT q.key, m.merchant_key, m.category, m.ticker, m.confidence, m.source, m.provider, m.model, m.admin_approved,
        m.sim
@@ -258,6 +263,10 @@ SELECT q.key, m.merchant_key, m.category, m.ticker, m.confidence, m.source, m.pr
      LIMIT 1) m
  WHERE m.sim >= $3)sql",
       text_array(keys), min_confidence, threshold);
+  } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() == "57014") return std::nullopt;  // query_canceled: over budget
+    throw;
+  }
   tx.commit();
   return read_answers(rows);
 }

@@ -62,8 +62,11 @@ std::vector<cached_answer> lookup_exact(pqxx::connection& c, const std::vector<s
 
 // Near hits for `keys` (pg_trgm similarity >= threshold), answered only by
 // approved or confident (>= min_confidence) model or admin mappings.
-std::vector<cached_answer> lookup_near(pqxx::connection& c, const std::vector<std::string>& keys, double threshold,
-                                       double min_confidence);
+// Returns nullopt when the lookup took longer than `budget` (abandoned:
+// the names count as misses).
+std::optional<std::vector<cached_answer>> lookup_near(pqxx::connection& c, const std::vector<std::string>& keys,
+                                                      double threshold, double min_confidence,
+                                                      std::chrono::milliseconds budget);
 
 // True when pg_trgm is installed in this database.
 bool near_matches_available(pqxx::connection& c);

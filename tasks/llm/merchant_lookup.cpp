@@ -74,10 +74,11 @@ merchant_lookup_result lookup_merchant(app::task_context& ctx, const std::string
     return from_cache(hit.front(), "cache");
   }
   if (near_matches_available(c)) {
-    auto near = lookup_near(c, keys, settings.config.near_threshold, settings.config.near_min_confidence);
-    if (!near.empty()) {
-      count_hit(c, near.front());
-      return from_cache(near.front(), "near");
+    auto near = lookup_near(c, keys, settings.config.near_threshold, settings.config.near_min_confidence,
+                            settings.config.near_timeout);
+    if (near && !near->empty()) {
+      count_hit(c, near->front());
+      return from_cache(near->front(), "near");
     }
   }
 

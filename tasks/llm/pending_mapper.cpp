@@ -228,10 +228,14 @@ private:
       keys.clear();
       for (const auto& [k, rows] : by_key) keys.push_back(k);
       auto near = [&keys, this](pqxx::connection& c) {
-        return lookup_near(c, keys, settings_.config.near_threshold, settings_.config.near_min_confidence);
+        return lookup_near(c, keys, settings_.config.near_threshold, settings_.config.near_min_confidence,
+                           settings_.config.near_timeout);
       };
-      std::vector<cached_answer> close = co_await db_.async_run(near);
-      near_hits += answer_from_cache(close, "near", by_key, now);
+      std::optional<std::vector<cached_answer>> close = co_await db_.async_run(near);
+      if (close)
+        near_hits += answer_from_cache(*close, "near", by_key, now);
+      else
+        ++s_.near_skipped;
     }
 
     // Names a batch of this sweep is already asking: their rows ride along.

@@ -35,6 +35,7 @@ struct map_pending_summary {
   std::int64_t rows_deferred = 0;  // put back: their name was being asked elsewhere, or no provider answered
   std::int64_t cache_hits = 0;
   std::int64_t near_hits = 0;
+  std::int64_t near_skipped = 0;  // chunks whose near-match lookup ran out of near_timeout
   std::int64_t heuristic_rows = 0;
   std::int64_t llm_calls = 0;
   std::int64_t tokens_in = 0;

@@ -200,11 +200,13 @@ llm_config parse_llm_config(std::string_view toml_text, std::string_view source_
     throw config_error(fmt::format("{}:{}: {}", source_name, e.source().begin.line, e.description()));
   }
   table_reader top(source_name, root, "top level");
-  top.allow_only({"near_threshold", "near_min_confidence", "claim_lease", "fallback_heuristic", "provider"});
+  top.allow_only(
+      {"near_threshold", "near_min_confidence", "near_timeout", "claim_lease", "fallback_heuristic", "provider"});
   llm_config c;
   if (auto v = top.number("near_threshold", 0.01, 1.0)) c.near_threshold = *v;
   if (auto v = top.number("near_min_confidence", 0, 1.0)) c.near_min_confidence = *v;
   if (auto v = top.duration("claim_lease")) c.claim_lease = *v;
+  if (auto v = top.duration("near_timeout")) c.near_timeout = *v;
   const bool fallback = top.boolean("fallback_heuristic").value_or(true);
 
   const toml::node* providers = root.get("provider");

@@ -56,6 +56,10 @@ struct llm_config {
   std::vector<provider_config> providers;
   double near_threshold = 0.85;       // pg_trgm similarity for a near match
   double near_min_confidence = 0.9;   // a cached answer must be this sure (or approved) to answer one
+  // The most one chunk's near-match lookup may take; past it the chunk goes
+  // without near matches (trigram searches slow down as the cache grows
+  // with names that share common trigrams).
+  std::chrono::milliseconds near_timeout{250};
   std::chrono::milliseconds claim_lease{300000};
 };
 

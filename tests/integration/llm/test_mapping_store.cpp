@@ -180,12 +180,20 @@ TEST_CASE("the cache: approved rows are never overwritten; heuristics never repl
   if (near_matches_available(c)) {
     exec(c, "INSERT INTO merchant_mappings (merchant_key, category, confidence, source) VALUES "
             "('blue bottle coffee roasters', 'Food & Drink', 0.95, 'llm'), ('vague name here', 'Other', 0.5, 'llm')");
-    auto near = lookup_near(c, {"blue bottle coffee roaster", "vague name her", "zzz"}, 0.85, 0.9);
+    auto found = lookup_near(c, {"blue bottle coffee roaster", "vague name her", "zzz"}, 0.85, 0.9, 5000ms);
+    REQUIRE(found);
+    auto& near = *found;
     REQUIRE(near.size() == 1);
     CHECK(near[0].key == "blue bottle coffee roaster");
     CHECK(near[0].matched_key == "blue bottle coffee roasters");
     CHECK(near[0].similarity >= 0.85);
     CHECK(near[0].similarity < 1.0);
+    // Over budget: abandoned, not an error.
+    exec(c, "INSERT INTO merchant_mappings (merchant_key, category, confidence, source) SELECT 'common prefix ' || "
+            "md5(g::text), 'Other', 0.95, 'llm' FROM generate_series(1, 20000) g");
+    std::vector<std::string> many;
+    for (int i = 0; i < 300; ++i) many.push_back("common prefix name " + std::to_string(i));
+    CHECK_FALSE(lookup_near(c, many, 0.85, 0.9, 1ms));
   } else {
     MESSAGE("pg_trgm is not installed on this server: near matches not tested");
   }
