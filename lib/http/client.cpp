@@ -10,6 +10,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -96,8 +97,20 @@ asio::awaitable<std::unique_ptr<client::connection>> client::async_connect(const
   c->plain = std::make_unique<beast::tcp_stream>(ex_);
   beast::tcp_stream& stream = *c->plain;
 
-  tcp::resolver resolver(ex_);
-  auto [rec, endpoints] = co_await resolver.async_resolve(base.host, base.port, token);
+  // A resolver has no deadline of its own: a timer cancels it. Shared, as
+  // the timer's handler may already be queued when the resolve completes.
+  auto resolver = std::make_shared<tcp::resolver>(ex_);
+  asio::steady_timer deadline(ex_, options_.connect_timeout);
+  deadline.async_wait([resolver](boost::system::error_code ec) {
+    if (!ec) resolver->cancel();
+  });
+  auto resolving = resolver->async_resolve(base.host, base.port, token);
+  auto [rec, endpoints] = co_await std::move(resolving);
+  const bool resolve_timed_out = deadline.expiry() <= asio::steady_timer::clock_type::now();
+  deadline.cancel();
+  if (rec && resolve_timed_out)
+    throw error(error_kind::timeout, fmt::format("resolving {} took longer than {} ms", c->origin,
+                                                 options_.connect_timeout.count()));
   if (rec) throw error(error_kind::connect, fmt::format("cannot resolve {}: {}", c->origin, rec.message()));
   stream.expires_after(options_.connect_timeout);
   auto [cec, ep] = co_await stream.async_connect(endpoints, token);
@@ -140,7 +153,8 @@ asio::awaitable<response> client::async_exchange(connection& c, const url& base,
   req.target(base.prefix + r.target);
   req.version(11);
   const bool default_port = base.port == (base.tls ? "443" : "80");
-  req.set(bhttp::field::host, default_port ? base.host : base.host + ":" + base.port);
+  const std::string host = base.host.find(':') != std::string::npos ? "[" + base.host + "]" : base.host;
+  req.set(bhttp::field::host, default_port ? host : host + ":" + base.port);
   req.set(bhttp::field::user_agent, options_.user_agent);
   for (const auto& [k, v] : r.headers) req.set(k, v);
   req.body() = r.body;
@@ -166,6 +180,8 @@ asio::awaitable<response> client::async_exchange(connection& c, const url& base,
       ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated)
     throw error(error_kind::closed, fmt::format("{} closed the connection before answering: {}", c.origin,
                                                 ec.message()));
+  if (ec == bhttp::error::partial_message)
+    throw error(error_kind::closed, fmt::format("{} closed the connection in the middle of its answer", c.origin));
   if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category())
     throw error(error_kind::protocol, fmt::format("{} sent a malformed HTTP answer: {}", c.origin, ec.message()));
   if (ec) throw error(error_kind::closed, fmt::format("talking to {} failed: {}", c.origin, ec.message()));
@@ -186,7 +202,9 @@ asio::awaitable<response> client::async_request(const url& base, request r) {
     std::unique_ptr<connection> c;
     bool pooled = false;
     auto& idle = idle_[origin];
-    if (!idle.empty()) {
+    // The retry after a stale connection takes a new one: the other idle
+    // connections are as old as the one that failed.
+    if (attempt == 0 && !idle.empty()) {
       c = std::move(idle.back());
       idle.pop_back();
       pooled = true;
@@ -209,7 +227,7 @@ asio::awaitable<response> client::async_request(const url& base, request r) {
     // A kept-alive connection the server closed meanwhile: once more on a
     // new one, if nothing of an answer arrived.
     const bool stale = pooled && !got_some && failure->kind() == error_kind::closed;
-    if (!stale || attempt > 0) throw *failure;
+    if (stale || !stale) throw *failure;
   }
 }
 

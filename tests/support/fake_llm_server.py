@@ -14,13 +14,16 @@ choices[0].message.content is {"mappings": [{"i", "category", "ticker",
 
 Behaviour is steered over HTTP, so a test can change it between calls:
   POST /_control {"mode": M, "latency_ms": N, "retry_after": "2", "count": K,
-                  "close_after_response": bool}
+                  "close_after_response": true | "announced" | false}
      modes: normal, status429 (with Retry-After), status500, slow (waits
      latency_ms, then answers), malformed (content that is not JSON),
      partial (answers the first half), bad_rows (invalid rows), garbage_body
      (a body that is not JSON). count K > 0 applies the mode to the next K
      chat requests only. latency_ms without a mode sets the fixed latency of
      every request; with mode "slow" it is that mode's delay.
+     close_after_response: true closes every connection after its answer
+     without a "Connection: close" header (a server dropping idle keep-alive
+     connections); "announced" sends the header.
   GET /_stats   {"requests", "by_status", "merchants" (name -> times sent),
                  "request_times", "in_flight_max", "models", "auth", "connections"}
   POST /_reset  clears the stats, back to mode normal.
@@ -107,8 +110,13 @@ def make_handler(state):
             self.send_header("Content-Length", str(len(body)))
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
-            if state.close_after:
+            # true: the connection is closed after the answer WITHOUT saying
+            # so, as a server does to an idle keep-alive connection (the
+            # client finds out when it reuses it); "announced": with
+            # "Connection: close".
+            if state.close_after == "announced":
                 self.send_header("Connection", "close")
+            if state.close_after:
                 self.close_connection = True
             self.end_headers()
             self.wfile.write(body)
@@ -146,7 +154,8 @@ def make_handler(state):
                     if "retry_after" in ctl:
                         state.retry_after = str(ctl["retry_after"])
                     if "close_after_response" in ctl:
-                        state.close_after = bool(ctl["close_after_response"])
+                        v = ctl["close_after_response"]
+                        state.close_after = v if v == "announced" else bool(v)
                 return self.send_json(200, {"ok": True})
             if self.path not in ("/v1/chat/completions", "/chat/completions"):
                 return self.send_json(404, {"error": {"message": f"no route {self.path}"}})
@@ -231,6 +240,10 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request, client_address):
+        # Quiet: clients that hang up or refuse the certificate are expected.
+        pass
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -247,7 +260,9 @@ def main():
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
-        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        # The handshake happens on the handler's thread at its first read,
+        # not in accept(): one stalled client must not block the others.
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown, daemon=True).start())
     print(f"LISTENING {srv.server_address[1]}", flush=True)
     srv.serve_forever(poll_interval=0.2)

@@ -11,7 +11,13 @@
 #include <fstream>
 #include <string>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -113,6 +119,76 @@ std::string stats(const fake_server& s) {
   });
 }
 
+// A server for one connection that answers with `reply` verbatim, whatever
+// was asked, then hangs up: for answers the fake server cannot give.
+struct canned_server {
+  asio::ip::tcp::acceptor acceptor;
+  std::string reply;
+  std::string request_host;  // the Host header it received
+
+  canned_server(asio::any_io_executor ex, const char* address, std::string r)
+      : acceptor(ex, {asio::ip::make_address(address), 0}), reply(std::move(r)) {}
+
+  std::string url() const {
+    const auto ep = acceptor.local_endpoint();
+    const std::string host = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
+    return "http://" + host + ":" + std::to_string(ep.port()) + "/v1";
+  }
+
+  asio::awaitable<void> serve_once() {
+    namespace beast = boost::beast;
+    constexpr auto token = asio::as_tuple(asio::use_awaitable);
+    auto [aec, sock] = co_await acceptor.async_accept(token);
+    if (aec) co_return;
+    beast::flat_buffer buffer;
+    beast::http::request<beast::http::string_body> req;
+    auto [rec, n] = co_await beast::http::async_read(sock, buffer, req, token);
+    (void)n;
+    if (rec) co_return;
+    request_host = std::string(req[beast::http::field::host]);
+    auto [wec, w] = co_await asio::async_write(sock, asio::buffer(reply), token);
+    (void)wec;
+    (void)w;
+    boost::system::error_code ignored;
+    sock.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    // Until the client hangs up: closing with its bytes unread would reset
+    // the connection and could discard the reply before the client reads it.
+    char sink[512];
+    for (;;) {
+      auto [ec, m] = co_await sock.async_read_some(asio::buffer(sink), token);
+      (void)m;
+      if (ec) break;
+    }
+  }
+};
+
+// What a request to a canned_server ends with: "200" or the error's kind.
+std::string outcome_of(const char* address, std::string reply, http::client_options o = {},
+                       std::string* host_seen = nullptr) {
+  return run([&](asio::any_io_executor ex) -> asio::awaitable<std::string> {
+    auto server = std::make_shared<canned_server>(ex, address, std::move(reply));
+    asio::co_spawn(ex, [server]() { return server->serve_once(); }, asio::detached);
+    http::client c(ex, o);
+    std::string result;
+    try {
+      auto res = co_await c.async_request(http::parse_url(server->url()), chat());
+      result = std::to_string(res.status);
+    } catch (const http::error& e) {
+      result = http::to_string(e.kind());
+    }
+    if (host_seen) *host_seen = server->request_host + " at " + server->url();
+    co_return result;
+  });
+}
+
+bool has_ipv6_loopback() {
+  std::ifstream in("/proc/net/if_inet6");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("00000000000000000000000000000001", 0) == 0) return true;
+  return false;
+}
+
 }  // namespace
 
 TEST_CASE("urls") {
@@ -210,20 +286,27 @@ TEST_CASE("a 429 is a response with its Retry-After; retrying is the caller's bu
 }
 
 TEST_CASE("a server that closes kept-alive connections: the next request uses a new one") {
-  fake_server s;
-  control(s, R"({"close_after_response": true})");
-  auto [ok, opened] = run([&](asio::any_io_executor ex) -> asio::awaitable<std::pair<int, std::size_t>> {
-    http::client c(ex, {});
-    auto base = http::parse_url(s.url());
-    int n = 0;
-    for (int i = 0; i < 3; ++i) {
-      auto r = co_await c.async_request(base, chat());
-      n += r.status == 200;
-    }
-    co_return std::pair{n, c.connections_opened()};
-  });
-  CHECK(ok == 3);
-  CHECK(opened == 3);
+  // true: closed without a word, so the client finds out when it reuses the
+  // connection (and sends the request once more on a new one); "announced":
+  // "Connection: close", so the client does not keep it.
+  for (const std::string how : {"true", "\"announced\""}) {
+    CAPTURE(how);
+    fake_server s;
+    control(s, R"({"close_after_response": )" + how + "}");
+    auto [ok, opened] = run([&](asio::any_io_executor ex) -> asio::awaitable<std::pair<int, std::size_t>> {
+      http::client c(ex, {});
+      auto base = http::parse_url(s.url());
+      int n = 0;
+      for (int i = 0; i < 3; ++i) {
+        auto r = co_await c.async_request(base, chat());
+        n += r.status == 200;
+      }
+      co_return std::pair{n, c.connections_opened()};
+    });
+    CHECK(ok == 3);
+    CHECK(opened == 3);
+    CHECK(stats(s).find("\"requests\": 3,") != std::string::npos);
+  }
 }
 
 TEST_CASE("HTTPS: verified with the CA file, refused without it") {
@@ -260,4 +343,29 @@ TEST_CASE("HTTPS: verified with the CA file, refused without it") {
   missing.ca_file = "/nonexistent.pem";
   CHECK_THROWS_AS(http::client(asio::io_context().get_executor(), missing), http::error);
   fs::remove_all(dir);
+}
+
+TEST_CASE("answers that are not HTTP, cut short, or too large") {
+  CHECK(outcome_of("127.0.0.1", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}") == "200");
+  CHECK(outcome_of("127.0.0.1", "SSH-2.0-OpenSSH_9.2\r\n\r\n") == "protocol");
+  CHECK(outcome_of("127.0.0.1", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly some") == "closed");
+  CHECK(outcome_of("127.0.0.1", "") == "closed");
+  http::client_options small;
+  small.max_body_bytes = 100;
+  CHECK(outcome_of("127.0.0.1", "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, 'x'),
+                   small) == "protocol");
+}
+
+TEST_CASE("an IPv6 origin gets a bracketed Host header") {
+  if (!has_ipv6_loopback()) {
+    MESSAGE("no IPv6 loopback here: skipped");
+    return;
+  }
+  std::string host_seen;
+  CHECK(outcome_of("::1", "HTTP/1.1 204 No Content\r\n\r\n", {}, &host_seen) == "204");
+  // "[::1]:<port> at http://[::1]:<port>/v1"
+  const auto at = host_seen.find(" at http://");
+  REQUIRE(at != std::string::npos);
+  CHECK(host_seen.substr(0, at) + "/v1" == host_seen.substr(at + 11));
+  CHECK(host_seen.rfind("[::1]:", 0) == 0);
 }
