@@ -227,7 +227,7 @@ asio::awaitable<response> client::async_request(const url& base, request r) {
     // A kept-alive connection the server closed meanwhile: once more on a
     // new one, if nothing of an answer arrived.
     const bool stale = pooled && !got_some && failure->kind() == error_kind::closed;
-    if (stale || !stale) throw *failure;
+    if (!stale || attempt > 0) throw *failure;
   }
 }
 

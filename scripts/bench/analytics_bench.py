@@ -30,7 +30,7 @@ SELECT 'merchant ' || (g % 200000),
             WHEN s < 95 THEN 'failed' ELSE 'rejected' END,
        s >= 80 AND s < 90, 'llm',
        now() - (g % 365) * interval '1 day', now() - (g % 365) * interval '1 day'
-  FROM (SELECT g, (g * 7919) % 100 AS s FROM generate_series(LO, HI) g) x
+  FROM (SELECT g, (g::bigint * 7919) % 100 AS s FROM generate_series(LO, HI) g) x
 """
 
 
