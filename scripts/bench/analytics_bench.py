@@ -64,7 +64,9 @@ def main():
                 for lo in range(loaded + 1, size + 1, step):
                     cur.execute(FILL.replace("LO", str(lo)).replace("HI", str(min(size, lo + step - 1))))
                 cur.execute("ALTER TABLE llm_mappings ENABLE TRIGGER celeriac_llm_mappings_arrival")
-                cur.execute("VACUUM ANALYZE llm_mappings")
+            vacuum = pg.connect()  # VACUUM runs outside a transaction block
+            vacuum.cursor().execute("VACUUM ANALYZE llm_mappings")
+            vacuum.close()
             loaded = size
             note(f"{size} rows loaded")
             task_secs = []
