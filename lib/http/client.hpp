@@ -12,8 +12,8 @@
 // Any status is a response (retry policy is the caller's); failures to get
 // one throw http::error with its kind. A pooled connection the server has
 // closed meanwhile is detected when a request on it fails before any byte
-// of the answer arrived: the request is then sent once more on a new
-// connection. (A POST that reached a server which then dropped the
+// of the answer arrived: the request is then sent once more, on a newly
+// opened connection. (A POST that reached a server which then dropped the
 // connection without answering could in principle be processed twice; the
 // chat-completions calls made here are safe to repeat.)
 //
