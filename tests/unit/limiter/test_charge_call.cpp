@@ -48,7 +48,7 @@ TEST_CASE("malformed limits and charges are refused before anything is sent") {
     CHECK_THROWS_AS(limiter::check_charges(charges), std::invalid_argument);
   };
   CHECK_NOTHROW(limiter::check_charges(std::vector<limiter::charge>{}));
-  CHECK_NOTHROW(limiter::check_charges(std::vector<limiter::charge>{{&good, 0}, }));
+  CHECK_NOTHROW(limiter::check_charges(std::vector<limiter::charge>{{&good, 0}}));
   refused({{nullptr, 1}});
   refused({{&good, -1}});
   refused({{&good, std::numeric_limits<double>::infinity()}});
