@@ -10,11 +10,11 @@
 
 #include "celery/canvas.hpp"
 #include "celery/dead_letter.hpp"
-#include "celery/message_builder.hpp"
 #include "celery/message_codec.hpp"
 #include "celery/py_repr.hpp"
 #include "celery/result_meta.hpp"
 #include "util/log.hpp"
+#include "worker/follow_up.hpp"
 
 namespace celeriac::worker {
 namespace {
@@ -51,17 +51,6 @@ std::string shorten(std::string s, std::size_t max = 256) {
 std::string traceback_text(std::string_view task, std::string_view exc_type, std::string_view message) {
   return fmt::format("Traceback (most recent call last):\n  File \"celeriac\", in {}\n{}: {}\n", task, exc_type,
                      message);
-}
-
-// A message a task asked to send after it (task_context::send_task_after),
-// linked to it as a child the way Celery links a task sent from a task.
-celery::task_message follow_up_message(const celery::task_message& parent, const broker::queue_name& from,
-                                       app::follow_up_task f) {
-  celery::message_options o;
-  o.queue = f.queue.empty() ? from.str() : std::move(f.queue);
-  o.parent_id = parent.headers.id;
-  o.root_id = parent.root_id_or_id();
-  return celery::make_task_message(std::move(f.name), std::move(f.args), std::move(f.kwargs), std::move(o));
 }
 
 }  // namespace
