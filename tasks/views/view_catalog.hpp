@@ -25,11 +25,17 @@ struct view_info {
 };
 
 // The materialized view `name` ("view" on the search path, or
-// "schema.view"), or nullopt when no materialized view has that name.
+// "schema.view", quoted as in SQL when needed), or nullopt when no
+// materialized view has that name. The name is only ever a parameter.
 std::optional<view_info> find_view(pqxx::connection& c, const std::string& name);
 
+// The materialized view with this oid as it is now, or nullopt when it has
+// been dropped.
+std::optional<view_info> find_view(pqxx::connection& c, std::uint32_t oid);
+
 // The views celeriac's migrations created (a comment starting with
-// "celeriac:"), each after the views it reads from.
+// "celeriac:"), each after the views it reads from (directly or through
+// plain views), by pg_depend on their rewrite rules.
 std::vector<view_info> celeriac_views_in_order(pqxx::connection& c);
 
 }  // namespace celeriac::tasks::views

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include <pqxx/connection>
@@ -20,9 +21,19 @@
 
 namespace celeriac::tasks::views {
 
-// The class half of the advisory lock key ("celv"), so these locks never
-// collide with an application's own advisory locks on small integers.
-inline constexpr std::int64_t refresh_lock_class = 0x63656C76;
+// The class half of the two-int advisory lock key, "celv" in ASCII
+// (0x63656C76 = 1667591286): pg_advisory_lock(refresh_lock_class, oid::int).
+// The two-int form lives in its own key space, apart from one-bigint
+// locks, and the class keeps it apart from other two-int users that key
+// by small numbers.
+inline constexpr std::int32_t refresh_lock_class = 0x63656C76;
+
+struct advisory_key {
+  std::int32_t class_id = refresh_lock_class;
+  std::int32_t object_id = 0;  // the view's oid, as PostgreSQL's oid::int casts it (wrapping above 2^31)
+};
+
+advisory_key lock_key(const view_info& view) noexcept;
 
 struct refresh_options {
   bool concurrently = true;
@@ -37,15 +48,23 @@ struct refresh_result {
   std::int64_t rows = 0;
 };
 
-// The refresh (or the coalescing). Throws refresh_timeout when a lock or
-// statement timeout ran out, and what libpqxx throws otherwise.
-refresh_result refresh_view(pqxx::connection& c, const view_info& view, const refresh_options& options);
-
+// A lock or statement timeout ran out; the message names the view and the
+// timeouts.
 class refresh_timeout : public std::runtime_error {
 public:
   using std::runtime_error::runtime_error;
 };
 
-std::int64_t advisory_key(const view_info& view) noexcept;
+// The view was dropped between finding it and refreshing it.
+class view_dropped : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// Refreshes `view` (as find_view returned it), or coalesces into a refresh
+// that started after this call. Throws refresh_timeout, view_dropped, and
+// what libpqxx throws otherwise. The advisory lock is released however it
+// ends.
+refresh_result refresh_view(pqxx::connection& c, const view_info& view, const refresh_options& options);
 
 }  // namespace celeriac::tasks::views

@@ -19,7 +19,9 @@ using app::bound_args;
 std::optional<double> seconds_arg(const bound_args& a, std::size_t i, const char* name) {
   if (!a.get(i) || a.get(i)->is_null()) return std::nullopt;
   double v = a.number(i);
-  if (!(v > 0 && v <= 86400)) throw app::task_error("ValueError", fmt::format("{} must be between 0 and 86400 seconds", name));
+  if (!(v > 0 && v <= 86400))
+    throw app::task_error("ValueError",
+                          fmt::format("{} must be more than 0 and at most 86400 seconds, not {}", name, v));
   return v;
 }
 
@@ -36,7 +38,10 @@ json::value to_json(const views::refresh_result& r) {
   return json::object{{"view", r.view}, {"mode", r.mode}, {"seconds", rounded(r.seconds)}, {"rows", r.rows}};
 }
 
-// Runs f; a refresh that ran out of time is a TimeoutError.
+// Runs f: a refresh that ran out of time is a TimeoutError (Python's name
+// for it, so a Celery caller can catch it; the task is not retried — the
+// caller chose the timeout), a view dropped meanwhile a ValueError, a lost
+// connection a retry.
 template <class F>
 json::value guarded(app::task_context& ctx, F f) {
   return with_database_retry(ctx, [&] {
@@ -44,6 +49,8 @@ json::value guarded(app::task_context& ctx, F f) {
       return json::value(f());
     } catch (const views::refresh_timeout& e) {
       throw app::task_error("TimeoutError", e.what());
+    } catch (const views::view_dropped& e) {
+      throw app::task_error("ValueError", e.what());
     }
   });
 }
@@ -61,8 +68,9 @@ json::value refresh(app::task_context& ctx, const json::array& args, const json:
     auto view = name.empty() ? std::nullopt : views::find_view(c, name);
     if (!view)
       throw app::task_error("ValueError",
-                            fmt::format("'{}' is not a materialized view in this database (checked against "
-                                        "pg_matviews, on the search path or schema-qualified)",
+                            fmt::format("'{}' is not a materialized view in this database (looked up in "
+                                        "pg_matviews as SQL would read the name: 'view' on the search path "
+                                        "or 'schema.view', double-quoted where it has capitals or spaces)",
                                         name));
     return to_json(views::refresh_view(c, *view, o));
   });
