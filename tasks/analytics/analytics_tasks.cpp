@@ -4,9 +4,11 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <pqxx/except>
 
 #include "app/args.hpp"
 #include "app/task_error.hpp"
+#include "tasks/analytics/calendar.hpp"
 #include "tasks/analytics/daily_rollup.hpp"
 #include "tasks/analytics/dashboard_stats.hpp"
 #include "tasks/analytics/partitions.hpp"
@@ -16,6 +18,9 @@ namespace celeriac::tasks {
 namespace {
 
 using app::bound_args;
+
+// A partition run that could not get its table locks tries again after this.
+constexpr std::chrono::minutes partitions_lock_retry{5};
 
 double rounded(double v, double per_unit) { return std::round(v * per_unit) / per_unit; }
 
@@ -27,8 +32,8 @@ json::value timed(app::task_context& ctx, F f) {
   return with_database_retry(ctx, [&] {
     const auto started = std::chrono::steady_clock::now();
     json::value out = f(task_connection(ctx));
-    out.set("seconds", rounded(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
-                               1000.0));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    out.set("seconds", rounded(seconds, 1000.0));
     return out;
   });
 }
@@ -36,7 +41,7 @@ json::value timed(app::task_context& ctx, F f) {
 json::value dashboard_stats(app::task_context& ctx, const json::array& args, const json::object& kwargs) {
   bound_args("dashboard_stats", args, kwargs, {}, 0);
   return timed(ctx, [](pqxx::connection& c) {
-    auto f = analytics::recompute_dashboard_stats(c);
+    const auto f = analytics::recompute_dashboard_stats(c);
     return json::value(json::object{{"total_mappings", f.total},
                                     {"approved_mappings", f.approved},
                                     {"pending_mappings", f.pending},
@@ -47,28 +52,23 @@ json::value dashboard_stats(app::task_context& ctx, const json::array& args, con
   });
 }
 
-bool valid_day(const std::string& d) {
-  if (d.size() != 10 || d[4] != '-' || d[7] != '-') return false;
-  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
-    if (d[i] < '0' || d[i] > '9') return false;
-  return true;
+// The `day` argument, or nullopt for the default (yesterday).
+std::optional<analytics::utc_day> day_arg(const bound_args& a) {
+  if (!a.get(0) || a.get(0)->is_null()) return std::nullopt;
+  const std::string& text = a.string(0);
+  auto day = analytics::utc_day::parse(text);
+  if (!day)
+    throw app::task_error("ValueError", fmt::format("daily_rollup: day '{}' is not a date written YYYY-MM-DD (e.g. "
+                                                    "\"2026-03-02\"); leave it out for yesterday in UTC",
+                                                    text));
+  return day;
 }
 
 json::value daily_rollup(app::task_context& ctx, const json::array& args, const json::object& kwargs) {
-  bound_args a("daily_rollup", args, kwargs, {"day"}, 0);
-  std::optional<std::string> day;
-  if (a.get(0) && !a.get(0)->is_null()) {
-    day = a.string(0);
-    if (!valid_day(*day)) throw app::task_error("ValueError", fmt::format("day '{}' is not a date YYYY-MM-DD", *day));
-  }
+  const bound_args a("daily_rollup", args, kwargs, {"day"}, 0);
+  const auto day = day_arg(a);
   return timed(ctx, [&](pqxx::connection& c) {
-    std::string d = day ? *day : analytics::yesterday_utc(c);
-    analytics::daily_figures f;
-    try {
-      f = analytics::rollup_day(c, d);
-    } catch (const pqxx::data_exception& e) {
-      throw app::task_error("ValueError", fmt::format("day '{}' is not a date: {}", d, e.what()));
-    }
+    const auto f = analytics::rollup_day(c, day ? *day : analytics::yesterday_utc(c));
     return json::value(json::object{{"day", f.day},
                                     {"created", f.created},
                                     {"mapped", f.mapped},
@@ -84,18 +84,29 @@ json::value daily_rollup(app::task_context& ctx, const json::array& args, const 
 
 int months_arg(const bound_args& a, std::size_t i, const char* name, int fallback, int min) {
   if (!a.get(i) || a.get(i)->is_null()) return fallback;
-  std::int64_t v = a.integer(i);
+  const std::int64_t v = a.integer(i);
   if (v < min || v > 1200)
-    throw app::task_error("ValueError", fmt::format("{} must be between {} and 1200, not {}", name, min, v));
+    throw app::task_error("ValueError",
+                          fmt::format("partitions: {} must be a whole number of months from {} to 1200, not {}", name,
+                                      min, v));
   return static_cast<int>(v);
 }
 
 json::value partitions(app::task_context& ctx, const json::array& args, const json::object& kwargs) {
-  bound_args a("partitions", args, kwargs, {"months_ahead", "retention_months"}, 0);
-  const int ahead = months_arg(a, 0, "months_ahead", 3, 0);
-  const int retention = months_arg(a, 1, "retention_months", 13, 1);
+  const bound_args a("partitions", args, kwargs, {"months_ahead", "retention_months"}, 0);
+  analytics::partition_options o;
+  o.months_ahead = months_arg(a, 0, "months_ahead", o.months_ahead, 0);
+  o.retention_months = months_arg(a, 1, "retention_months", o.retention_months, 1);
   return timed(ctx, [&](pqxx::connection& c) {
-    auto r = analytics::maintain_partitions(c, ahead, retention);
+    analytics::partition_report r;
+    try {
+      r = analytics::maintain_partitions(c, o);
+    } catch (const pqxx::sql_error& e) {
+      if (e.sqlstate() != analytics::lock_not_available) throw;
+      ctx.retry(partitions_lock_retry,
+                fmt::format("partitions: ai_interactions stayed locked by another session for {} ms: {}",
+                            o.lock_timeout.count(), e.what()));
+    }
     json::array created(r.created.begin(), r.created.end()), dropped(r.dropped.begin(), r.dropped.end());
     return json::value(
         json::object{{"created", std::move(created)}, {"dropped", std::move(dropped)}, {"moved_rows", r.moved_rows}});

@@ -1,18 +1,33 @@
 #pragma once
-// One UTC day's row of daily_mapping_stats, upserted (idempotent):
-//   created    rows whose created_at falls in the day
-//   mapped     rows answered that day (mapped_at in the day)
-//   approved   rows approved by an admin whose last change (updated_at) is in the day
-//   failed     rows that failed, last changed in the day
-//   avg_confidence  of the rows answered that day
-//   llm_calls, tokens_in, tokens_out, cost_usd  from ai_interactions of the day
-//                   (HTTP calls; the "cache" rows are not calls)
+// One UTC day's row of daily_mapping_stats, recomputed and upserted in one
+// statement (idempotent: a catch-up or repeated run writes the same row).
+//
+// A row's "last change" is coalesce(updated_at, mapped_at, created_at): the
+// LLM tasks set updated_at on every write, an application that approves or
+// rejects a row is expected to as well, and a row nobody touched since it
+// arrived changed last when it was created.
+//
+//   created         rows whose created_at falls in the day
+//   mapped          rows answered that day (mapped_at in the day)
+//   approved        admin_approved rows whose last change falls in the day
+//   failed          status 'failed' rows whose last change falls in the day
+//   avg_confidence  of the rows answered that day (NULL when none)
+//   llm_calls       ai_interactions rows of the day that are requests to a
+//                   provider (failed attempts included; provider 'cache'
+//                   rows record cache answers, not calls)
+//   tokens_in, tokens_out, cost_usd   summed over ai_interactions of the day
+//
+// The day's rows are found with plain ranges (created_at >= start AND
+// created_at < next day's start) on created_at, mapped_at and updated_at,
+// so indexes on those columns serve it where the application has them.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 
 #include <pqxx/connection>
+
+#include "tasks/analytics/calendar.hpp"
 
 namespace celeriac::tasks::analytics {
 
@@ -23,10 +38,10 @@ struct daily_figures {
   double cost_usd = 0;
 };
 
-// `day` must be YYYY-MM-DD (checked by the server's date parser).
-daily_figures rollup_day(pqxx::connection& c, const std::string& day);
+daily_figures rollup_day(pqxx::connection& c, utc_day day);
 
-// Yesterday in UTC, by the server's clock.
-std::string yesterday_utc(pqxx::connection& c);
+// Yesterday in UTC by the database server's clock (the clock that stamps
+// the rows' created_at).
+utc_day yesterday_utc(pqxx::connection& c);
 
 }  // namespace celeriac::tasks::analytics
