@@ -9,7 +9,10 @@
 //             {"mappings":[{"i":0,"category":"...","ticker":"SBUX"|null,"confidence":0.93},...]}
 //
 // Parsing is strict row by row: a row that breaks the contract fails with
-// its reason and the others are kept.
+// its reason and the others are kept. One tolerance: content wrapped in a
+// markdown fence ("```json ... ```"), which some local models write even in
+// JSON mode, is unwrapped. Every message is valid UTF-8 without control
+// characters (they end up in PostgreSQL and in logs).
 
 #include <cstdint>
 #include <optional>
@@ -37,10 +40,13 @@ struct request_options {
 // (models drift; a review fixes them), but must be a non-empty string.
 std::span<const std::string_view> known_categories();
 
-// The JSON body of the chat-completions request.
+// The JSON body of the chat-completions request (compact JSON, non-ASCII
+// escaped as \uXXXX).
 std::string build_chat_request(const std::vector<merchant_item>& merchants, const request_options& options);
 
-// The last user message's content alone (what the server parses).
+// The last user message's content alone (what the server parses): exactly
+// what Python's json.dumps({"merchants": [...]}, separators=(",", ":"))
+// writes, keys in the order i, name.
 std::string merchants_content(const std::vector<merchant_item>& merchants);
 
 struct mapping {
@@ -51,7 +57,7 @@ struct mapping {
 
 struct parsed_answer {
   std::vector<std::optional<mapping>> rows;  // one per merchant sent, by i
-  std::vector<std::string> row_errors;       // the reason where rows[i] is empty
+  std::vector<std::string> row_errors;       // the reason where rows[i] is empty (else "")
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
   bool usage_present = false;
@@ -59,9 +65,17 @@ struct parsed_answer {
   std::string answer_error;  // the whole answer is unusable: why
 };
 
+// Row reasons: "no answer for this merchant" (followed by what the answer
+// had instead when some of its rows name no merchant sent: a missing i, one
+// that is not an integer or out of range), "the model answered this
+// merchant twice" (neither answer is kept), a missing, empty, over-long or
+// non-string category, a ticker that is neither a string nor null,
+// "confidence 1.7 is outside 0..1". A ticker string that does not look like
+// one (^[A-Z][A-Z0-9.-]{0,9}$ once trimmed and upper-cased) becomes null.
 parsed_answer parse_chat_response(std::string_view http_body, std::size_t merchants_sent);
 
-// error.message of an OpenAI error body, else the body's first 200 bytes.
+// error.message of an OpenAI error body (or a local server's "error",
+// "detail" or "message" string), else the body's first 200 bytes; printable.
 std::string provider_error_message(std::string_view http_body);
 
 }  // namespace celeriac::tasks::llm

@@ -14,6 +14,12 @@
 // Unknown keys are errors (a typo must not pass silently); every error
 // names FILE:LINE and what to write instead. The key itself is never held
 // here, only the name of the environment variable that holds it.
+//
+// Order: priority (lower first), then the cheaper (price_in + price_out),
+// then file order. A kind = "heuristic" provider takes only name and
+// priority; without a priority it goes after every model. A file without
+// one gets the heuristic provider (named "heuristic") appended as the last
+// resort, unless it says fallback_heuristic = false.
 
 #include <chrono>
 #include <optional>
@@ -31,8 +37,8 @@ struct provider_config {
   provider_kind kind = provider_kind::openai;
   std::string base_url;                         // openai: http:// or https://
   std::string model;                            // openai: required
-  std::string api_key_env = "OPENAI_API_KEY";   // may be unset for local servers
-  int priority = 100;                           // lower first
+  std::string api_key_env = "OPENAI_API_KEY";   // the variable may be unset (local servers); "": never a key
+  int priority = 100;                           // lower first (heuristic: after every model)
   double price_in_per_mtok = 0;                 // USD per million prompt tokens
   double price_out_per_mtok = 0;                // USD per million completion tokens
   long requests_per_minute = 0;                 // cluster-wide; 0 = no limit
@@ -54,7 +60,7 @@ struct llm_config {
   // then file order; the heuristic provider last unless fallback_heuristic
   // is false.
   std::vector<provider_config> providers;
-  double near_threshold = 0.85;       // pg_trgm similarity for a near match
+  double near_threshold = 0.85;       // pg_trgm similarity for a near match, 0 < x <= 1
   double near_min_confidence = 0.9;   // a cached answer must be this sure (or approved) to answer one
   // The most one chunk's near-match lookup may take; past it the chunk goes
   // without near matches (trigram searches slow down as the cache grows
