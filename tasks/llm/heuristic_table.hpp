@@ -25,7 +25,7 @@ struct keyword_rule {
   std::string_view category;
 };
 
-// About 170 well-known US merchants.
+// About 300 names of well-known US merchants (brands written several ways).
 std::span<const known_merchant> known_merchants();
 
 // Tried in order; the first rule whose words occur in the key decides.

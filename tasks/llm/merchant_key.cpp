@@ -81,11 +81,18 @@ constexpr std::array<std::string_view, 6> processor_prefixes = {"sq", "tst", "pa
 // ... and these as a plain first word: "POS WALMART", "DEBIT SHELL OIL".
 constexpr std::array<std::string_view, 6> terminal_prefixes = {"pos", "dbt", "debit", "purchase", "checkcard", "ach"};
 
+bool is_number_word(std::string_view x);
+
 void strip_processor_prefixes(words& w) {
   for (;;) {
     if (w.size() > 2 && is_one_of(w[0], processor_prefixes) && w[1] == "*") {
       w.erase(w.begin(), w.begin() + 2);
-    } else if (w.size() > 1 && (is_one_of(w[0], terminal_prefixes) || w[0] == "*")) {
+    } else if (w.size() > 1 && is_one_of(w[0], terminal_prefixes)) {
+      // A number right after a terminal word is its date or terminal id:
+      // "CHECKCARD 0412 SAFEWAY".
+      const bool number_follows = w.size() > 2 && is_number_word(w[1]);
+      w.erase(w.begin(), w.begin() + (number_follows ? 2 : 1));
+    } else if (w.size() > 1 && w[0] == "*") {
       w.erase(w.begin());
     } else {
       return;
