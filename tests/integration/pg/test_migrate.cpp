@@ -73,7 +73,7 @@ TEST_CASE("app tables come only with the flag, in the chosen schema, tracked sep
   CHECK(index_names(c, "app_x", "llm_mappings") ==
         std::vector<std::string>{"llm_mappings_category_idx", "llm_mappings_lower_merchant_name_idx",
                                  "llm_mappings_merchant_key_idx", "llm_mappings_pending_id_idx", "llm_mappings_pkey",
-                                 "llm_mappings_status_created_at_idx"});
+                                 "llm_mappings_status_created_at_idx", "llm_mappings_unkeyed_id_idx"});
   for (const char* t : {"merchant_mappings", "merchant_mapping_requests", "ai_interactions", "ai_interactions_default",
                         "dashboard_stats", "daily_mapping_stats"})
     CHECK_MESSAGE(table_exists(c, "app_x", t), t);
