@@ -1,23 +1,38 @@
 #pragma once
-// The dashboard's one row (dashboard_stats, id = 1), recomputed in one
-// pass over llm_mappings: rows are grouped by category first (a hash
-// aggregate over a handful of groups), and every figure is summed from the
-// groups — so the distinct-category count costs no sort of the table.
+// The dashboard's one row (dashboard_stats, id = 1), recomputed by one
+// statement that reads llm_mappings in one pass and upserts the row.
+//
+// count(DISTINCT category) is what makes the obvious statement slow (it
+// sorts every row's category, serially: 4.0 s of 10M rows against 0.9 s
+// for the pass without it, docs/benchmarks.md "Analytics"). So:
+//   index_walk  when a plain btree index leads with category (the app
+//               migration's llm_mappings_category_idx): the distinct
+//               categories are walked in the index, one probe per category
+//               (a loose index scan, well under a millisecond for the usual
+//               handful), beside a plain parallel aggregate of the rest;
+//   grouping    otherwise: the rows are grouped by category (a hash
+//               aggregate of a handful of groups per parallel worker) and
+//               every figure, the distinct count included, is summed from
+//               the groups. Never a walk without an index, which would scan
+//               the table once per category.
 
 #include <cstdint>
 #include <optional>
-#include <string_view>
+#include <string>
 
 #include <pqxx/connection>
 
 namespace celeriac::tasks::analytics {
 
-// The statement the task runs (also timed by scripts/bench-analytics).
-extern const std::string_view dashboard_stats_sql;
+enum class distinct_method { index_walk, grouping };
+
+// The statement the task runs with `method`.
+std::string dashboard_stats_sql(distinct_method method);
 
 struct dashboard_figures {
   std::int64_t total = 0, approved = 0, pending = 0, mapped = 0, failed = 0, unique_categories = 0;
   std::optional<double> avg_confidence;
+  distinct_method method = distinct_method::grouping;  // how unique_categories was counted
 };
 
 dashboard_figures recompute_dashboard_stats(pqxx::connection& c);

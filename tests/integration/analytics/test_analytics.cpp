@@ -10,6 +10,7 @@
 #include "integration/pg/pg_test_util.hpp"
 #include "support/task_db.hpp"
 #include "tasks/analytics/analytics_tasks.hpp"
+#include "tasks/analytics/dashboard_stats.hpp"
 #include "tasks/analytics/partitions.hpp"
 #include "tasks/common/task_database.hpp"
 
@@ -110,6 +111,45 @@ SELECT (SELECT count(*) FROM llm_mappings), (SELECT count(*) FROM llm_mappings W
   CHECK(more.find("total_mappings")->as_integer() == 5001);
   CHECK(more.find("unique_categories")->as_integer() == 6);
   CHECK(more.find("mapped_mappings")->as_integer() == direct[3].as<std::int64_t>() + 1);
+}
+
+TEST_CASE("dashboard_stats counts categories by walking their index, or by grouping without one") {
+  using tasks::analytics::distinct_method;
+  const std::string url = test::migrated_app_database("analytics_dash_method");
+  fill(url);
+  pqxx::connection c{url};
+  const auto walked = tasks::analytics::recompute_dashboard_stats(c);
+  CHECK(walked.method == distinct_method::index_walk);
+  CHECK(walked.unique_categories == count(url, "SELECT count(DISTINCT category) FROM llm_mappings"));
+
+  // A partial index, or one in another collation, orders other rows: not used.
+  test::exec_sql(url, "DROP INDEX llm_mappings_category_idx; "
+                      "CREATE INDEX partial_category ON llm_mappings (category) WHERE status = 'mapped'; "
+                      "CREATE INDEX c_category ON llm_mappings (category COLLATE \"C\")");
+  if (text(url, "SELECT datcollate FROM pg_database WHERE datname = current_database()") != "C") {
+    const auto grouped = tasks::analytics::recompute_dashboard_stats(c);
+    CHECK(grouped.method == distinct_method::grouping);
+    CHECK(grouped.total == walked.total);
+    CHECK(grouped.approved == walked.approved);
+    CHECK(grouped.pending == walked.pending);
+    CHECK(grouped.mapped == walked.mapped);
+    CHECK(grouped.failed == walked.failed);
+    CHECK(grouped.unique_categories == walked.unique_categories);
+    CHECK(*grouped.avg_confidence == doctest::Approx(*walked.avg_confidence).epsilon(1e-12));
+  }
+  test::exec_sql(url, "DROP INDEX c_category");
+  const auto grouped = tasks::analytics::recompute_dashboard_stats(c);
+  CHECK(grouped.method == distinct_method::grouping);
+  CHECK(grouped.unique_categories == walked.unique_categories);
+  CHECK(grouped.total == walked.total);
+  CHECK(*grouped.avg_confidence == doctest::Approx(*walked.avg_confidence).epsilon(1e-12));
+
+  // Through the task, on an empty table without the index.
+  test::exec_sql(url, "TRUNCATE llm_mappings");
+  auto r = run(url, "celeriac.analytics.dashboard_stats");
+  CHECK(r.find("total_mappings")->as_integer() == 0);
+  CHECK(r.find("unique_categories")->as_integer() == 0);
+  CHECK(r.find("avg_confidence")->is_null());
 }
 
 TEST_CASE("dashboard_stats on an empty table") {
