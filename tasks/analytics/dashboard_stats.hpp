@@ -3,7 +3,7 @@
 // statement that reads llm_mappings in one pass and upserts the row.
 //
 // count(DISTINCT category) is what makes the obvious statement slow (it
-// sorts every row's category, serially: 4.0 s of 10M rows against 0.9 s
+// sorts every row's category, serially: 3.2 s on 10M rows against 0.94 s
 // for the pass without it, docs/benchmarks.md "Analytics"). So:
 //   index_walk  when a plain btree index leads with category (the app
 //               migration's llm_mappings_category_idx): the distinct
