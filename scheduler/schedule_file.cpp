@@ -12,6 +12,8 @@
 
 #include <boost/throw_exception.hpp>
 #include <fmt/format.h>
+
+#include "util/edit_distance.hpp"
 #include <toml++/toml.h>
 
 #include "cron/cron_expression.hpp"
@@ -68,27 +70,11 @@ std::optional<std::string> identifier_problem(std::string_view s) {
   return std::nullopt;
 }
 
-// Edit distance, for "did you mean" on a misspelt field.
-std::size_t distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 std::string unknown_field_message(std::string_view key) {
   std::string_view closest;
   std::size_t best = 3;  // suggest only near misses
   for (auto f : known_fields) {
-    if (auto d = distance(key, f); d < best) {
+    if (auto d = util::edit_distance(key, f); d < best) {
       best = d;
       closest = f;
     }

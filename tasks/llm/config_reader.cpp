@@ -5,26 +5,12 @@
 
 #include <fmt/format.h>
 
+#include "util/edit_distance.hpp"
+
 #include "tasks/llm/provider_config.hpp"
 
 namespace celeriac::tasks::llm {
 namespace {
-
-// Edit distance, to suggest "model" for "modle".
-std::size_t distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
 
 // A near miss: a typo or two ("modle"), or a shortened or lengthened
 // form ("max_retry" for "max_retries").
@@ -32,7 +18,7 @@ std::string_view closest(std::string_view key, std::initializer_list<std::string
   std::string_view best;
   std::size_t best_distance = 3;
   for (auto k : known)
-    if (auto d = distance(key, k); d < best_distance) {
+    if (auto d = util::edit_distance(key, k); d < best_distance) {
       best = k;
       best_distance = d;
     }
