@@ -17,8 +17,9 @@
 #include "scheduler/schedule_source.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
-#include "worker/cli_support.hpp"
-#include "worker/commands.hpp"
+#include "cli/cli_support.hpp"
+#include "cli/commands.hpp"
+#include "cli/parse_options.hpp"
 
 namespace celeriac::cli {
 namespace po = boost::program_options;
@@ -73,17 +74,7 @@ int beat_command(int argc, char** argv) {
     ("loglevel,l", po::value(&level)->default_value("info"), "debug, info, warning, error or critical");
   // clang-format on
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "celeriac beat: " << e.what() << "\nTry 'celeriac beat --help'.\n";
-    return exit_usage;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (auto done = parse_options("beat", argc, argv, opts, vm)) return *done;
   auto usage_error = [](const std::string& msg) {
     std::cerr << "celeriac beat: " << msg << "\nTry 'celeriac beat --help'.\n";
     return exit_usage;

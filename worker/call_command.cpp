@@ -12,8 +12,9 @@
 #include "json/dump.hpp"
 #include "json/parse.hpp"
 #include "util/clock.hpp"
-#include "worker/cli_support.hpp"
-#include "worker/commands.hpp"
+#include "cli/cli_support.hpp"
+#include "cli/commands.hpp"
+#include "cli/parse_options.hpp"
 
 namespace celeriac::cli {
 namespace po = boost::program_options;
@@ -70,17 +71,7 @@ int call_command(int argc, char** argv) {
   po::positional_options_description pos;
   pos.add("name", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "celeriac call: " << e.what() << "\nTry 'celeriac call --help'.\n";
-    return exit_usage;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (auto done = parse_options("call", argc, argv, opts, vm, &pos)) return *done;
   auto usage_error = [](const std::string& msg) {
     std::cerr << "celeriac call: " << msg << "\n";
     return exit_usage;

@@ -9,8 +9,9 @@
 
 #include "pg/conninfo.hpp"
 #include "pg/job_query.hpp"
-#include "worker/cli_support.hpp"
-#include "worker/commands.hpp"
+#include "cli/cli_support.hpp"
+#include "cli/commands.hpp"
+#include "cli/parse_options.hpp"
 #include "worker/job_display.hpp"
 
 namespace celeriac::cli {
@@ -40,17 +41,7 @@ int jobs_command(int argc, char** argv) {
     ("database", po::value(&database), "PostgreSQL URL (env CELERIAC_DATABASE_URL)");
   // clang-format on
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "celeriac jobs: " << e.what() << "\nTry 'celeriac jobs --help'.\n";
-    return exit_usage;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (auto done = parse_options("jobs", argc, argv, opts, vm)) return *done;
   if (!resolve_database_url("jobs", database)) return exit_usage;
   pg::job_filter filter;
   if (!state_text.empty()) {

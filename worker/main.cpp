@@ -4,8 +4,8 @@
 #include <iostream>
 #include <string_view>
 
-#include "worker/cli_support.hpp"
-#include "worker/commands.hpp"
+#include "cli/cli_support.hpp"
+#include "cli/commands.hpp"
 
 namespace {
 

@@ -11,8 +11,9 @@
 #include "pg/conninfo.hpp"
 #include "pg/migrations.hpp"
 #include "pg/sql_text.hpp"
-#include "worker/cli_support.hpp"
-#include "worker/commands.hpp"
+#include "cli/cli_support.hpp"
+#include "cli/commands.hpp"
+#include "cli/parse_options.hpp"
 
 namespace celeriac::cli {
 namespace po = boost::program_options;
@@ -42,17 +43,7 @@ int migrate_command(int argc, char** argv) {
                                                             "celeriac_* tables go to the connection's current schema");
   // clang-format on
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "celeriac migrate: " << e.what() << "\nTry 'celeriac migrate --help'.\n";
-    return exit_usage;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (auto done = parse_options("migrate", argc, argv, opts, vm)) return *done;
   if (!resolve_database_url("migrate", database)) return exit_usage;
   if (!pg::valid_identifier(schema)) {
     std::cerr << fmt::format(

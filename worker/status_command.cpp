@@ -19,8 +19,9 @@
 #include "pg/conninfo.hpp"
 #include "pg/job_query.hpp"
 #include "pg/listen.hpp"
-#include "worker/cli_support.hpp"
-#include "worker/commands.hpp"
+#include "cli/cli_support.hpp"
+#include "cli/commands.hpp"
+#include "cli/parse_options.hpp"
 #include "worker/job_display.hpp"
 
 namespace celeriac::cli {
@@ -209,17 +210,7 @@ int status_command(int argc, char** argv) {
   po::positional_options_description pos;
   pos.add("task-id", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "celeriac status: " << e.what() << "\nTry 'celeriac status --help'.\n";
-    return exit_usage;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (auto done = parse_options("status", argc, argv, opts, vm, &pos)) return *done;
   if (task_id.empty()) {
     std::cerr << "celeriac status: which job? give its TASK_ID\n";
     return exit_usage;

@@ -18,8 +18,9 @@
 #include "tasks/task_families.hpp"
 #include "util/log.hpp"
 #include "worker/child.hpp"
-#include "worker/cli_support.hpp"
-#include "worker/commands.hpp"
+#include "cli/cli_support.hpp"
+#include "cli/commands.hpp"
+#include "cli/parse_options.hpp"
 #include "worker/supervisor.hpp"
 #include "worker/worker_settings.hpp"
 
@@ -119,17 +120,7 @@ int worker_command(int argc, char** argv) {
   tasks::add_family_options(family_opts, families);
   opts.add(family_opts);
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "celeriac worker: " << e.what() << "\nTry 'celeriac worker --help'.\n";
-    return exit_usage;
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (auto done = parse_options("worker", argc, argv, opts, vm)) return *done;
 
   worker::worker_settings s;
   auto usage_error = [](const std::string& msg) {
