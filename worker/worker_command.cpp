@@ -88,6 +88,12 @@ int worker_command(int argc, char** argv) {
       "Options");
   std::string broker, backend, queues, node, level, database, upload_dir, import_tables;
   int concurrency = 0, prefetch = 4;
+  int max_crashes = 3;
+  long max_tasks_per_child = 0, max_memory_kib = 0;
+  double time_limit = 0, soft_time_limit = 0, eta_horizon = 30;
+  long revoked_expires = 3 * 3600;
+  std::string autoscale;
+  std::vector<std::string> rate_limits;
   long visibility = 3600, expires = 86400;
   // clang-format off
   opts.add_options()
@@ -107,6 +113,27 @@ int worker_command(int argc, char** argv) {
     ("loglevel,l", po::value(&level)->default_value("info"), "debug, info, warning, error or critical")
     ("acks-early", "acknowledge a message when its task starts (Celery's default, at-most-once) instead of "
                    "after its result is stored (celeriac's default, at-least-once)")
+    ("no-requeue-on-crash", "when a child dies, fail the task it was running with WorkerLostError instead of "
+                            "redelivering it")
+    ("max-crashes", po::value(&max_crashes)->default_value(3),
+        "dead-letter (reason worker_lost) a message that was running when a child died this many times")
+    ("max-tasks-per-child", po::value(&max_tasks_per_child)->default_value(0),
+        "replace a child after it ran this many tasks (0: never)")
+    ("max-memory-per-child", po::value(&max_memory_kib)->default_value(0),
+        "replace a child whose resident memory exceeds this many KiB, checked between tasks (0: never)")
+    ("autoscale", po::value(&autoscale), "MAX,MIN: grow the pool up to MAX children with the backlog, shrink to "
+                                         "MIN when idle (overrides -c)")
+    ("time-limit", po::value(&time_limit), "hard time limit in seconds: the child is killed and the task fails "
+                                           "with TimeLimitExceeded")
+    ("soft-time-limit", po::value(&soft_time_limit), "soft time limit in seconds: should_stop() turns true and a "
+                                                     "task that goes on fails with SoftTimeLimitExceeded")
+    ("rate-limit", po::value(&rate_limits)->composing(), "NAME=RATE, e.g. tasks.add=10/m (repeatable): at most "
+                                                         "RATE runs of task NAME across every worker on this Redis")
+    ("revoked-expires", po::value(&revoked_expires)->default_value(3 * 3600),
+        "seconds a revoked task id is remembered in Redis")
+    ("eta-horizon", po::value(&eta_horizon)->default_value(30),
+        "seconds: a message due later than this waits in Redis (celeriac.delayed.<queue>), not in memory")
+    ("enable-test-tasks", "register celeriac.crash (kills its own child) for tests of crash handling")
     ("database", po::value(&database), "PostgreSQL URL: every task's state and progress go to celeriac_jobs "
                                        "(env CELERIAC_DATABASE_URL)")
     ("upload-dir", po::value(&upload_dir), "folder celeriac.csv_import may read uploads from; paths outside it, "
@@ -157,6 +184,43 @@ int worker_command(int argc, char** argv) {
   s.node_name = expand_node_name(node);
   if (!log::parse_level(level, s.log_level)) return usage_error(fmt::format("unknown log level '{}'", level));
   s.acks_early = vm.count("acks-early") > 0;
+  s.requeue_on_crash = vm.count("no-requeue-on-crash") == 0;
+  if (max_crashes < 1) return usage_error("--max-crashes must be at least 1");
+  s.max_crashes = max_crashes;
+  if (max_tasks_per_child < 0) return usage_error("--max-tasks-per-child cannot be negative");
+  s.max_tasks_per_child = max_tasks_per_child;
+  if (max_memory_kib < 0) return usage_error("--max-memory-per-child cannot be negative");
+  s.max_memory_per_child_kib = max_memory_kib;
+  if (!autoscale.empty()) {
+    int mx = 0, mn = 0;
+    char comma = 0, extra = 0;
+    std::istringstream as(autoscale);
+    if (!(as >> mx) || !(as >> comma) || comma != ',' || !(as >> mn) || (as >> extra) || mx < 1 || mn < 0 ||
+        mn > mx || mx > 1024)
+      return usage_error(fmt::format("--autoscale '{}': give MAX,MIN with 1 <= MAX <= 1024 and 0 <= MIN <= MAX",
+                                     autoscale));
+    s.autoscale_max = mx;
+    s.autoscale_min = mn;
+  }
+  if (vm.count("time-limit")) {
+    if (!(time_limit > 0)) return usage_error("--time-limit must be a positive number of seconds");
+    s.time_limit = time_limit;
+  }
+  if (vm.count("soft-time-limit")) {
+    if (!(soft_time_limit > 0)) return usage_error("--soft-time-limit must be a positive number of seconds");
+    s.soft_time_limit = soft_time_limit;
+  }
+  for (const auto& r : rate_limits) {
+    auto eq = r.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return usage_error(fmt::format("--rate-limit '{}': give NAME=RATE, e.g. tasks.add=10/m", r));
+    s.rate_limits.emplace_back(r.substr(0, eq), r.substr(eq + 1));
+  }
+  if (revoked_expires < 1) return usage_error("--revoked-expires must be at least 1 second");
+  s.revoked_expires = std::chrono::seconds(revoked_expires);
+  if (!(eta_horizon >= 0)) return usage_error("--eta-horizon cannot be negative");
+  s.eta_horizon = std::chrono::milliseconds(static_cast<long>(eta_horizon * 1000));
+  s.enable_test_tasks = vm.count("enable-test-tasks") > 0;
   if (database.empty()) database = env_or("CELERIAC_DATABASE_URL", "");
   if (!database.empty()) s.database_url = database;
   log::set_level(s.log_level);

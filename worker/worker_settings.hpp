@@ -25,6 +25,28 @@ struct worker_settings {
   bool acks_early = false;         // Celery's default at-most-once; ours is acks_late
   std::optional<std::string> database_url;  // job progress in PostgreSQL
 
+  // Supervision (docs/operations.md).
+  bool requeue_on_crash = true;    // false: --no-requeue-on-crash (WorkerLostError)
+  int max_crashes = 3;             // a message running at this many child deaths is dead-lettered
+  long max_tasks_per_child = 0;    // 0: no limit
+  long max_memory_per_child_kib = 0;  // 0: no limit; resident set size, checked between tasks
+  int autoscale_max = 0;           // 0: fixed pool of `concurrency` children
+  int autoscale_min = 0;
+  bool enable_test_tasks = false;  // celeriac.crash and friends
+
+  // Time limits in seconds, the worker-wide defaults (message header and
+  // task registration take precedence).
+  std::optional<double> time_limit;
+  std::optional<double> soft_time_limit;
+
+  // Per-task rate limits from --rate-limit NAME=RATE (Celery's rate text).
+  std::vector<std::pair<std::string, std::string>> rate_limits;
+
+  std::chrono::seconds revoked_expires{3 * 3600};
+  // A message whose eta is further away than this goes to Redis's delayed
+  // set instead of being held in memory.
+  std::chrono::milliseconds eta_horizon{30'000};
+
   // True when results go to the same Redis as the broker, so a result and
   // its ack can be written in one atomic step.
   bool results_on_broker() const;

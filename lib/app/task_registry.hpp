@@ -20,6 +20,13 @@ using task_function = std::function<json::value(task_context&, const json::array
 struct task_options {
   std::optional<int> max_retries = 3;  // Celery's default
   bool ignore_result = false;          // never store a result for this task
+  // Defaults for this task; a message's own values (timelimit header) win,
+  // and these win over the worker's --time-limit/--soft-time-limit.
+  std::optional<double> time_limit;       // hard, seconds
+  std::optional<double> soft_time_limit;  // seconds
+  // Celery's rate text ("10/m"); --rate-limit and `celeriac rate-limit`
+  // override it.
+  std::optional<std::string> rate_limit;
 };
 
 struct task_definition {
