@@ -22,11 +22,11 @@ struct task_options {
   bool ignore_result = false;          // never store a result for this task
   // Defaults for this task; a message's own values (timelimit header) win,
   // and these win over the worker's --time-limit/--soft-time-limit.
-  std::optional<double> time_limit;       // hard, seconds
-  std::optional<double> soft_time_limit;  // seconds
+  std::optional<double> time_limit = std::nullopt;       // hard, seconds
+  std::optional<double> soft_time_limit = std::nullopt;  // seconds
   // Celery's rate text ("10/m"); --rate-limit and `celeriac rate-limit`
   // override it.
-  std::optional<std::string> rate_limit;
+  std::optional<std::string> rate_limit = std::nullopt;
 };
 
 struct task_definition {
