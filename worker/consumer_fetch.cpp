@@ -1,0 +1,182 @@
+// The consumer's fetching: the prefetch window, the fetch loop, the blocking
+// wake-up connections, and what happens to each fetched message.
+
+#include "worker/consumer.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "celery/dead_letter.hpp"
+#include "celery/message_codec.hpp"
+#include "celery/result_meta.hpp"
+#include "util/log.hpp"
+
+#include "worker/consumer_support.hpp"
+
+namespace celeriac::worker {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+using namespace detail;
+
+std::size_t consumer::prefetch_limit() const {
+  return static_cast<std::size_t>(std::max(1, settings_.prefetch_multiplier));
+}
+
+std::size_t consumer::unstarted() const { return held_.size() - eta_held_; }
+
+awaitable<void> consumer::fetch_loop() {
+  bool warned = false;
+  while (!stopping_) {
+    // Refill only once half the prefetch is used up, so fetches come in
+    // batches instead of one message per finished task.
+    std::size_t in_hand = unstarted();
+    if (in_hand > 0 && in_hand > prefetch_limit() / 2) {
+      fetch_wake_.expires_after(std::chrono::seconds(1));
+      co_await wait_on(fetch_wake_);
+      continue;
+    }
+    std::vector<broker::fetched_message> got;
+    enum { ok, io_error, other_error } failure = ok;
+    try {
+      got = co_await transport_.async_fetch(prefetch_limit() - in_hand);
+      warned = false;
+    } catch (const boost::system::system_error& e) {
+      log::error("fetching from the broker failed: {}; reconnecting", e.what());
+      failure = io_error;
+    } catch (const std::exception& e) {
+      if (!warned) log::error("fetching from the broker failed: {}; retrying every second", e.what());
+      warned = true;
+      failure = other_error;
+    }
+    if (failure == io_error) {
+      co_await ensure_connected(broker_conn_, "broker");
+      continue;
+    }
+    if (failure == other_error) {
+      asio::steady_timer t(io_);
+      co_await sleep_for(t, std::chrono::seconds(1));
+      continue;
+    }
+    if (got.empty()) {
+      // Idle: let the wake-up connections block on the lists, and sleep
+      // until one sees a message (or a second passes).
+      fetch_idle_ = true;
+      watch_go_.cancel();
+      fetch_wake_.expires_after(std::chrono::seconds(1));
+      co_await wait_on(fetch_wake_);
+      fetch_idle_ = false;
+      continue;
+    }
+    in_fetch_dispatch_ = true;
+    for (auto& m : got) on_fetched(std::move(m));
+    in_fetch_dispatch_ = false;
+    executor_->submit(std::exchange(ready_jobs_, {}));
+  }
+}
+
+// Blocks on one list with BLMOVE list list RIGHT RIGHT: a rotation of the
+// list onto itself that changes nothing, used only to learn that the list
+// has a message, while the fetch itself stays an atomic script (Redis
+// refuses blocking commands inside scripts).
+awaitable<void> consumer::watch_list(std::size_t index) {
+  redis::connection& conn = *watch_conns_[index];
+  const std::string list = transport_.watched_lists()[index];
+  redis::request req;
+  req.push("BLMOVE", list, list, "RIGHT", "RIGHT", 1);
+  while (!stopping_) {
+    if (!fetch_idle_) {
+      // Several watchers share this timer: its expiry is set once, in the
+      // constructor, because setting it would cancel the others' waits.
+      co_await wait_on(watch_go_);
+      continue;
+    }
+    if (!conn.is_connected()) {
+      co_await ensure_connected(conn, "broker (wake-up)");
+      continue;
+    }
+    try {
+      auto replies = co_await conn.async_exec(req);
+      if (replies.at(0).is_error()) {
+        log::error("waiting on {} failed: {}", list, replies[0].error_message());
+        asio::steady_timer t(io_);
+        co_await sleep_for(t, std::chrono::seconds(1));
+      } else if (!replies[0].is_nil()) {
+        fetch_wake_.cancel();
+      }
+    } catch (const std::exception& e) {
+      if (!stopping_) log::debug("wake-up connection for {}: {}", list, e.what());
+    }
+  }
+}
+
+// The fetcher only acts once half the prefetch room is free (see
+// fetch_loop), so waking it earlier would only make it sleep again.
+void consumer::wake_fetcher() {
+  if (unstarted() == 0 || unstarted() <= prefetch_limit() / 2) fetch_wake_.cancel();
+}
+
+void consumer::on_fetched(broker::fetched_message m) {
+  if (m.state == broker::fetched_message::status::dead_lettered) {
+    auto decoded = celery::decode_message(m.raw);
+    std::optional<std::string> id = decoded ? std::optional(decoded->headers.id) : decoded.error().task_id;
+    log::error("message in queue {} has no readable delivery tag ({} bytes); moved to {}", m.queue.str(),
+               m.raw.size(), transport_.config().dead_letter_key);
+    if (id && settings_.result_backend)
+      add_result_json(*id, celery::encode_result_meta(celery::failure_meta(
+                               *id, "DecodeError", "message has no readable delivery tag", "kombu.exceptions")));
+    wake_writer();
+    return;
+  }
+  auto decoded = celery::decode_message(m.raw);
+  if (!decoded) {
+    const auto& err = decoded.error();
+    bool content = err.reason == celery::decode_reason::unsupported_content_type;
+    refuse(m, celery::reason_code(err.reason), err.message, err.task_id, content ? "ContentDisallowed" : "DecodeError",
+           "kombu.exceptions", &err);
+    return;
+  }
+  const app::task_definition* task = registry_.find(decoded->headers.task);
+  if (!task) {
+    refuse(m, "unknown_task",
+           fmt::format("Received unregistered task of type '{}'. The message has been ignored and discarded.",
+                       decoded->headers.task),
+           decoded->headers.id, "NotRegistered", "celery.exceptions", nullptr);
+    return;
+  }
+  std::uint64_t seq = next_seq_++;
+  held_message& h = held_.emplace(seq, held_message{seq, std::move(m.queue), std::move(m.tag), std::move(m.raw),
+                                                    std::move(*decoded), task})
+                        .first->second;
+  if (sink_) sink_->record(h.message, h.queue.str(), "RECEIVED", nullptr, {});
+  auto eta = h.message.eta_time();
+  if (eta && *eta > util::wall_now()) {
+    h.where = held_message::phase::waiting_eta;
+    ++eta_held_;
+    eta_queue_.emplace(*eta, seq);
+    eta_wake_.cancel();
+    return;
+  }
+  make_ready(h);
+}
+
+void consumer::refuse(broker::fetched_message& m, std::string_view reason, const std::string& message,
+                      const std::optional<std::string>& task_id, std::string_view exc_type,
+                      std::string_view exc_module, const celery::decode_error* err) {
+  log::error("refused message {} from queue {}: {} (kept in {})", m.tag, m.queue.str(), message,
+             transport_.config().dead_letter_key);
+  auto now = util::wall_now();
+  writes_.dead_letters.push_back(err ? celery::dead_letter_entry(*err, m.queue.str(), now, m.raw)
+                                     : celery::dead_letter_entry(reason, message, m.queue.str(), now, m.raw));
+  if (task_id && settings_.result_backend)
+    add_result_json(*task_id, celery::encode_result_meta(celery::failure_meta(
+                                  *task_id, exc_type, message, exc_module,
+                                  traceback_text("celeriac.worker", exc_type, message))));
+  writes_.acks.push_back(m.tag);
+  wake_writer();
+}
+
+}  // namespace celeriac::worker

@@ -1,0 +1,47 @@
+#pragma once
+// Small pieces the consumer's files share (internal to worker/consumer*).
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+namespace celeriac::worker::detail {
+
+namespace asio = boost::asio;
+
+inline constexpr auto wait_token = asio::as_tuple(asio::use_awaitable);
+inline constexpr auto forever = std::chrono::steady_clock::time_point::max();
+
+// Waits on a timer used as an event: returns when it expires or is
+// cancelled (a wake-up), whichever comes first.
+inline asio::awaitable<void> wait_on(asio::steady_timer& t) { co_await t.async_wait(wait_token); }
+
+inline asio::awaitable<void> sleep_for(asio::steady_timer& t, std::chrono::steady_clock::duration d) {
+  t.expires_after(d);
+  co_await t.async_wait(wait_token);
+}
+
+inline std::string result_key(std::string_view task_id) { return fmt::format("celery-task-meta-{}", task_id); }
+
+inline std::string shorten(std::string s, std::size_t max = 256) {
+  if (s.size() > max) {
+    s.resize(max);
+    s += "...";
+  }
+  return s;
+}
+
+// The traceback text stored with a FAILURE. A C++ task has no Python
+// frames; this keeps the shape Python tools print, naming the task.
+inline std::string traceback_text(std::string_view task, std::string_view exc_type, std::string_view message) {
+  return fmt::format("Traceback (most recent call last):\n  File \"celeriac\", in {}\n{}: {}\n", task, exc_type,
+                     message);
+}
+
+}  // namespace celeriac::worker::detail
