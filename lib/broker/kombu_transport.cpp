@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "broker/delayed.hpp"
 #include "broker/lua_scripts.hpp"
 #include "celery/dead_letter.hpp"
 #include "celery/kombu_redis.hpp"
@@ -40,10 +41,22 @@ const redis::script& restore_script() {
   static const redis::script s{std::string(lua::restore_one)};
   return s;
 }
+const redis::script& defer_script() {
+  static const redis::script s{std::string(lua::defer)};
+  return s;
+}
+const redis::script& promote_script() {
+  static const redis::script s{std::string(lua::promote)};
+  return s;
+}
 const redis::script& release_script() {
   static const redis::script s{std::string(lua::release_lock)};
   return s;
 }
+
+// Scripts take the held set's key unconditionally; a transport that keeps
+// none passes a key that is never written (SREM on it does nothing).
+constexpr std::string_view no_held_set = "celeriac.held.none";
 
 std::string binding_key(std::string_view queue) { return fmt::format("_kombu.binding.{}", queue); }
 
@@ -58,6 +71,10 @@ void check_reply(const resp::value& v, std::string_view what) {
 }
 
 }  // namespace
+
+std::string kombu_transport::held_key_or_placeholder() const {
+  return config_.held_key.empty() ? std::string(no_held_set) : config_.held_key;
+}
 
 kombu_transport::kombu_transport(redis::connection& conn, transport_config config)
     : conn_(conn), config_(std::move(config)) {
@@ -93,9 +110,11 @@ awaitable<std::vector<fetched_message>> kombu_transport::async_fetch(std::size_t
   if (max == 0) co_return out;
   auto lists = watched_lists();
   const std::size_t n = config_.queues.size();
-  std::vector<std::string> keys{std::string(unacked_key), std::string(index_key), config_.dead_letter_key};
+  std::vector<std::string> keys{std::string(unacked_key), std::string(index_key), config_.dead_letter_key,
+                                held_key_or_placeholder()};
   auto now = util::wall_now();
-  std::vector<std::string> args{std::to_string(max), score_text(util::unix_seconds(now)), util::iso8601_utc(now)};
+  std::vector<std::string> args{std::to_string(max), score_text(util::unix_seconds(now)), util::iso8601_utc(now),
+                                config_.held_key.empty() ? "0" : "1"};
   for (std::size_t k = 0; k < lists.size(); ++k) {
     keys.push_back(lists[k]);
     args.push_back(config_.queues[(rotation_ + k % n) % n].str());
@@ -131,9 +150,10 @@ awaitable<void> kombu_transport::async_complete(const std::vector<result_write>&
                                                 const std::vector<std::string>& tags,
                                                 std::chrono::seconds result_ttl) {
   if (results.empty() && tags.empty()) co_return;
-  std::vector<std::string> keys{std::string(unacked_key), std::string(index_key)};
+  std::vector<std::string> keys{std::string(unacked_key), std::string(index_key), held_key_or_placeholder(),
+                                config_.deliveries_key};
   std::vector<std::string> args{std::to_string(result_ttl.count()), std::to_string(results.size())};
-  keys.reserve(2 + results.size());
+  keys.reserve(4 + results.size());
   args.reserve(2 + results.size() + tags.size());
   for (const auto& r : results) {
     keys.push_back(r.key);
@@ -156,11 +176,24 @@ awaitable<void> kombu_transport::async_touch(const std::vector<std::string>& tag
     args.push_back(t);
   }
   req.push("ZADD", index_key, args);
+  // A held set outlives its child only when the whole host died; it then
+  // expires instead of lingering (kombu's restore_visible brings those
+  // messages back).
+  if (!config_.held_key.empty())
+    req.push("EXPIRE", config_.held_key, std::max<std::int64_t>(60, 2 * config_.visibility_timeout.count()));
   auto replies = co_await conn_.async_exec(req);
   check_reply(replies.at(0), "refreshing unacked_index scores");
 }
 
 awaitable<bool> kombu_transport::async_restore(const std::string& tag, bool to_back) {
+  co_return co_await async_move_back(tag, to_back, true);
+}
+
+awaitable<bool> kombu_transport::async_hand_back(const std::string& tag) {
+  co_return co_await async_move_back(tag, false, false);
+}
+
+awaitable<bool> kombu_transport::async_move_back(const std::string& tag, bool to_back, bool flag_redelivered) {
   redis::request get;
   get.push("HGET", unacked_key, tag);
   auto replies = co_await conn_.async_exec(get);
@@ -188,16 +221,46 @@ awaitable<bool> kombu_transport::async_restore(const std::string& tag, bool to_b
   // kombu's _lookup(exchange, routing_key): for the anonymous exchange,
   // which is all Celery task messages use, the queue is the routing key.
   const std::string& target = parsed->routing_key;
-  auto redelivered = celery::mark_redelivered(parsed->payload);
-  std::string payload = redelivered ? std::move(*redelivered) : parsed->payload;
+  std::string payload = parsed->payload;
+  if (flag_redelivered)
+    if (auto redelivered = celery::mark_redelivered(parsed->payload)) payload = std::move(*redelivered);
   // Named vectors, not braced lists: g++ 12 miscompiles initializer lists
   // inside co_await expressions.
-  std::vector<std::string> keys{std::string(unacked_key), std::string(index_key), target};
+  std::vector<std::string> keys{std::string(unacked_key), std::string(index_key), target, held_key_or_placeholder()};
   std::vector<std::string> args{tag, entry, payload, to_back ? "LPUSH" : "RPUSH"};
   resp::value moved = co_await async_run_script(restore_script(), keys, args);
   check_reply(moved, "the restore script");
   auto n = moved.as_integer();
   co_return n && *n == 1;
+}
+
+awaitable<bool> kombu_transport::async_defer(const std::string& tag, const queue_name& queue, int priority,
+                                             const std::string& envelope, double due) {
+  std::vector<std::string> keys{std::string(unacked_key), std::string(index_key), held_key_or_placeholder(),
+                                delayed_key(queue)};
+  std::vector<std::string> args{tag, score_text(due), delayed_member(priority, envelope)};
+  resp::value moved = co_await async_run_script(defer_script(), keys, args);
+  check_reply(moved, "the defer script");
+  auto n = moved.as_integer();
+  co_return n && *n == 1;
+}
+
+awaitable<kombu_transport::promote_result> kombu_transport::async_promote(double now, std::size_t max_per_queue) {
+  promote_result out;
+  for (const auto& q : config_.queues) {
+    std::vector<std::string> keys{delayed_key(q), q.str()};
+    std::vector<std::string> args{score_text(now), std::to_string(max_per_queue)};
+    resp::value reply = co_await async_run_script(promote_script(), keys, args);
+    check_reply(reply, "the promote script");
+    auto elems = reply.elements();
+    if (!elems || elems->size() != 2) throw std::runtime_error("the promote script returned something unexpected");
+    if (auto n = (*elems)[0].as_integer()) out.moved += static_cast<std::size_t>(*n);
+    if (auto next = (*elems)[1].as_string(); next && !next->empty()) {
+      double d = std::stod(std::string(*next));
+      if (!out.next_due || d < *out.next_due) out.next_due = d;
+    }
+  }
+  co_return out;
 }
 
 awaitable<std::size_t> kombu_transport::async_restore_visible() {

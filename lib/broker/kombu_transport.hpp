@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,12 @@ struct transport_config {
   std::vector<queue_name> queues;  // consumed, in round-robin order
   std::chrono::seconds visibility_timeout{3600};  // kombu's default
   std::string dead_letter_key = "celeriac.dead";
+  // The set of delivery tags this consumer holds (celeriac.held.<node>.<pid>),
+  // kept by fetch/ack/restore/defer in the same steps, so the supervisor can
+  // deal with a dead child's messages at once. Empty: not kept.
+  std::string held_key{};
+  // Tag -> how many times the message was running when its child died.
+  std::string deliveries_key = "celeriac.deliveries";
 };
 
 // One message taken off a queue.
@@ -89,6 +96,25 @@ public:
   // reject with requeue). Returns false when the entry was no longer ours.
   boost::asio::awaitable<bool> async_restore(const std::string& tag, bool to_back = false);
 
+  // Puts a message that never started back at the front of its queue
+  // exactly as it came (not flagged redelivered): a child handing back its
+  // prefetched messages. Returns false when the entry was no longer ours.
+  boost::asio::awaitable<bool> async_hand_back(const std::string& tag);
+
+  // Moves a held message into its queue's delayed set, due at `due`
+  // (unix seconds). Returns false when the entry was no longer ours.
+  boost::asio::awaitable<bool> async_defer(const std::string& tag, const queue_name& queue, int priority,
+                                           const std::string& envelope, double due);
+
+  // Moves the delayed messages of the consumed queues that are due by `now`
+  // (unix seconds) to the front of their queues. Returns how many moved and
+  // the earliest due time still waiting (nullopt: none).
+  struct promote_result {
+    std::size_t moved = 0;
+    std::optional<double> next_due;
+  };
+  boost::asio::awaitable<promote_result> async_promote(double now, std::size_t max_per_queue = 1000);
+
   // kombu's restore_visible: under unacked_mutex, restores every unacked
   // entry whose score is older than the visibility timeout. Returns how
   // many were restored (0 when another worker holds the mutex).
@@ -106,6 +132,8 @@ public:
   boost::asio::awaitable<void> async_dead_letter(const std::string& entry);
 
 private:
+  std::string held_key_or_placeholder() const;
+  boost::asio::awaitable<bool> async_move_back(const std::string& tag, bool to_back, bool flag_redelivered);
   boost::asio::awaitable<resp::value> async_run_script(const redis::script& s, const std::vector<std::string>& keys,
                                                        const std::vector<std::string>& args);
 

@@ -2,12 +2,14 @@
 
 namespace celeriac::broker::lua {
 
-// KEYS: [1] unacked  [2] unacked_index  [3] dead-letter list  [4..] lists to
-//       pop from, in serving order (kombu's: priority step ascending, queues
+// KEYS: [1] unacked  [2] unacked_index  [3] dead-letter list  [4] the
+//       child's held set (celeriac.held.<node>.<pid>)  [5..] lists to pop
+//       from, in serving order (kombu's: priority step ascending, queues
 //       round-robin within a step)
 // ARGV: [1] max messages  [2] now (unix seconds, the unacked_index score)
-//       [3] now as ISO-8601 (dead-letter time)  [4..] the base queue name of
-//       each list in KEYS[4..], same order
+//       [3] now as ISO-8601 (dead-letter time)  [4] "1" to record tags in
+//       the held set, "0" not to  [5..] the base queue name of each list in
+//       KEYS[5..], same order
 // Reply: flat array of quadruples {status, queue, tag, message}: status "ok"
 //       when recorded in unacked under tag, "dead" when dead-lettered (no
 //       readable delivery tag; tag is then ""). Messages appear in pop order.
@@ -108,25 +110,31 @@ end
 -- Recording goes out in one HSET and one ZADD per popped batch (calls
 -- from Lua cost more than the work they do), in slices that stay well
 -- below Lua's limit on unpack() arguments.
-local function record(fields, scores)
+local function record(fields, scores, tags)
   for i = 1, #fields, 2000 do
     local last = math.min(i + 1999, #fields)
     redis.call('HSET', KEYS[1], unpack(fields, i, last))
     redis.call('ZADD', KEYS[2], unpack(scores, i, last))
   end
+  if ARGV[4] == '1' then
+    for i = 1, #tags, 1000 do
+      redis.call('SADD', KEYS[4], unpack(tags, i, math.min(i + 999, #tags)))
+    end
+  end
 end
 
-for i = 4, #KEYS do
+for i = 5, #KEYS do
   if n >= max then break end
   local msgs = redis.call('RPOP', KEYS[i], max - n)
   if msgs then
     local queue = ARGV[i]
     local suffix = ', "", "' .. queue .. '"]'
-    local fields, scores = {}, {}
+    local fields, scores, tags = {}, {}, {}
     for _, m in ipairs(msgs) do
       n = n + 1
       local tag = find_tag(m)
       if tag then
+        tags[#tags + 1] = tag
         fields[#fields + 1] = tag
         fields[#fields + 1] = '[' .. m .. suffix
         scores[#scores + 1] = string.format('%.6f', now + n * 0.000001)
@@ -140,13 +148,14 @@ for i = 4, #KEYS do
       out[#out + 1] = tag or ''
       out[#out + 1] = m
     end
-    if #fields > 0 then record(fields, scores) end
+    if #fields > 0 then record(fields, scores, tags) end
   end
 end
 return out
 )lua";
 
-// KEYS: [1] unacked  [2] unacked_index  [3..2+R] result meta keys
+// KEYS: [1] unacked  [2] unacked_index  [3] the child's held set
+//       [4] celeriac.deliveries (crash counts)  [5..4+R] result meta keys
 // ARGV: [1] result TTL in seconds (0 = no expiry)  [2] R (number of results)
 //       [3..2+R] result meta JSON, same order as the keys  [3+R..] tags to ack
 // Reply: number of result metas written (skipped ones found SUCCESS stored).
@@ -162,7 +171,7 @@ local written = 0
 -- case that it replaced a SUCCESS, the old meta goes straight back inside
 -- this script, so no reader ever sees the overwrite (its expiry restarts).
 for i = 1, r do
-  local key = KEYS[2 + i]
+  local key = KEYS[4 + i]
   local meta = ARGV[2 + i]
   local old
   if ttl > 0 then
@@ -189,12 +198,15 @@ if first <= #ARGV then
     local last = math.min(i + 3999, #tags)
     redis.call('ZREM', KEYS[2], unpack(tags, i, last))
     redis.call('HDEL', KEYS[1], unpack(tags, i, last))
+    redis.call('SREM', KEYS[3], unpack(tags, i, last))
+    redis.call('HDEL', KEYS[4], unpack(tags, i, last))
   end
 end
 return written
 )lua";
 
-// KEYS: [1] unacked  [2] unacked_index  [3] target list
+// KEYS: [1] unacked  [2] unacked_index  [3] target list  [4] the holder's
+//       held set
 // ARGV: [1] tag  [2] the unacked entry the caller read  [3] payload to push
 //       [4] 'RPUSH' (front of the queue: kombu's restore) or 'LPUSH' (back:
 //       kombu's reject with requeue)
@@ -205,8 +217,48 @@ local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[4], ARGV[1])
 redis.call(ARGV[4], KEYS[3], ARGV[3])
 return 1
+)lua";
+
+// KEYS: [1] unacked  [2] unacked_index  [3] the holder's held set
+//       [4] the queue's delayed set (celeriac.delayed.<queue>)
+// ARGV: [1] tag  [2] score (unix seconds when to move it back)  [3] member
+//       ("<priority step>\n<envelope>")
+// Reply: 1 when moved, 0 when the entry was no longer in unacked (acked or
+//       restored meanwhile: nothing to do).
+// Leaving unacked and entering the delayed set is one step, so a message is
+// always in exactly one of the two, whatever dies when.
+const std::string_view defer = R"lua(
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[3])
+return 1
+)lua";
+
+// KEYS: [1] a queue's delayed set  [2] the queue's base list
+// ARGV: [1] now (unix seconds)  [2] most members to move
+// Reply: {moved, score of the next member still waiting or ""}.
+// Each due member leaves the set and goes to the FRONT of its priority
+// list (RPUSH: consumers pop right) in the same script, so whichever worker
+// runs it first moves it, exactly once.
+const std::string_view promote = R"lua(
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do
+  redis.call('ZREM', KEYS[1], member)
+  local nl = string.find(member, '\n', 1, true)
+  if nl then
+    local step = string.sub(member, 1, nl - 1)
+    local list = KEYS[2]
+    if step ~= '0' and step ~= '' then list = list .. '\006\022' .. step end
+    redis.call('RPUSH', list, string.sub(member, nl + 1))
+  end
+end
+local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {#due, nxt[2] or ''}
 )lua";
 
 // KEYS: [1] lock key  ARGV: [1] token. Reply: 1 released, 0 not ours.

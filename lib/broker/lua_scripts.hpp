@@ -27,6 +27,14 @@ extern const std::string_view complete;
 // (the WATCH/MULTI of kombu, without a dedicated connection).
 extern const std::string_view restore_one;
 
+// Moves a held message from unacked into its queue's delayed set (a
+// sorted set scored by when it is due), in one step.
+extern const std::string_view defer;
+
+// Moves the due members of one queue's delayed set to the front of their
+// lists, exactly once whoever runs it.
+extern const std::string_view promote;
+
 // Releases `unacked_mutex` only if we still hold it (kombu's release).
 extern const std::string_view release_lock;
 

@@ -222,3 +222,68 @@ TEST_CASE_FIXTURE(fixture, "restore_visible skips while another worker holds una
     CHECK(*v14.as_string() == "someone-else");
   });
 }
+
+TEST_CASE_FIXTURE(fixture, "the held set follows fetch, ack, hand-back and defer in the same steps") {
+  test::run_coro([&](auto ex) -> awaitable<void> {
+    redis::connection c(ex, cfg);
+    co_await c.async_connect();
+    std::vector<broker::queue_name> queues{q("celery")};
+    broker::transport_config tc{queues, std::chrono::seconds(60)};
+    tc.held_key = "celeriac.held.w@test.42";
+    broker::kombu_transport t(c, tc);
+    std::string a = envelope("celeriac.add", {1, 1}), b = envelope("celeriac.add", {2, 2}),
+                d = envelope("celeriac.add", {3, 3}, "celery", 7);
+    co_await run(c, "LPUSH", "celery", a);
+    co_await run(c, "LPUSH", "celery", b);
+    co_await run(c, "LPUSH", celery::queue_for_priority("celery", 7), d);
+    auto got = co_await t.async_fetch(3);
+    REQUIRE(got.size() == 3);
+    auto held = co_await run(c, "SCARD", tc.held_key);
+    CHECK(*held.as_integer() == 3);
+
+    // A crash count is dropped with the ack.
+    co_await run(c, "HSET", "celeriac.deliveries", got[0].tag, 2);
+    std::vector<std::string> ack{got[0].tag};
+    std::vector<broker::result_write> none;
+    co_await t.async_complete(none, ack, std::chrono::seconds(10));
+    auto v1 = co_await run(c, "SISMEMBER", tc.held_key, got[0].tag);
+    CHECK(*v1.as_integer() == 0);
+    auto v2 = co_await run(c, "HEXISTS", "celeriac.deliveries", got[0].tag);
+    CHECK(*v2.as_integer() == 0);
+
+    // Hand-back: front of the queue, byte for byte, not flagged redelivered.
+    bool back = co_await t.async_hand_back(got[1].tag);
+    CHECK(back);
+    auto front = co_await run(c, "RPOP", "celery");
+    CHECK(*front.as_string() == got[1].raw);
+    auto v3 = co_await run(c, "SISMEMBER", tc.held_key, got[1].tag);
+    CHECK(*v3.as_integer() == 0);
+
+    // Defer: out of unacked and the held set into the delayed set, in one step.
+    double now = util::unix_seconds(util::wall_now());
+    bool deferred = co_await t.async_defer(got[2].tag, q("celery"), 7, got[2].raw, now + 100);
+    CHECK(deferred);
+    bool again = co_await t.async_defer(got[2].tag, q("celery"), 7, got[2].raw, now + 100);
+    CHECK_FALSE(again);  // no longer ours: nothing moves twice
+    auto v4 = co_await run(c, "HLEN", "unacked");
+    CHECK(*v4.as_integer() == 0);
+    auto v5 = co_await run(c, "SCARD", tc.held_key);
+    CHECK(*v5.as_integer() == 0);
+    auto v6 = co_await run(c, "ZCARD", "celeriac.delayed.celery");
+    CHECK(*v6.as_integer() == 1);
+
+    // Not due yet: nothing moves, and the next due time is reported.
+    auto p1 = co_await t.async_promote(now);
+    CHECK(p1.moved == 0);
+    REQUIRE(p1.next_due);
+    CHECK(*p1.next_due == doctest::Approx(now + 100).epsilon(1e-9));
+    // Due: back at the front of its priority list, exactly as it was.
+    auto p2 = co_await t.async_promote(now + 101);
+    CHECK(p2.moved == 1);
+    CHECK_FALSE(p2.next_due);
+    auto moved = co_await run(c, "RPOP", celery::queue_for_priority("celery", 7));
+    CHECK(*moved.as_string() == got[2].raw);
+    auto p3 = co_await t.async_promote(now + 102);
+    CHECK(p3.moved == 0);
+  });
+}
