@@ -52,7 +52,7 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
   };
   executor::start_callback on_start;
   if (sink_ || settings_.acks_early)
-    on_start = [this](std::uint64_t seq) { asio::post(io_, [this, seq] { on_started(seq); }); };
+    on_start = [this](const job& j) { asio::post(io_, [this, seq = j.seq] { on_started(seq); }); };
   app::task_context::progress_sink progress;
   if (sink_) progress = [this](const app::task_request& r, const app::progress_report& p) { sink_->progress(r, p); };
   executor_ = std::make_unique<executor>(std::move(post_outcome), std::move(on_start), std::move(progress));

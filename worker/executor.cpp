@@ -68,7 +68,7 @@ void executor::loop() {
     queue_.pop_front();
     running_ = j.seq;
     lock.unlock();
-    if (on_start_) on_start_(j.seq);
+    if (on_start_) on_start_(j);
     done.push_back(run_one(j));
     if (done.size() >= max_batch) on_done_(std::exchange(done, {}));
     lock.lock();

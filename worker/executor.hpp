@@ -25,6 +25,7 @@ namespace celeriac::worker {
 
 struct job {
   std::uint64_t seq = 0;  // the child's handle for the held message
+  std::string delivery_tag;  // for the supervisor, told through the child's shared slot
   const app::task_definition* task = nullptr;
   app::task_request request;
   json::array args;
@@ -52,7 +53,7 @@ public:
   // wake-up per batch, not per task) and at once when the queue runs dry,
   // so a lone task is reported without delay.
   using done_callback = std::function<void(std::vector<outcome>)>;
-  using start_callback = std::function<void(std::uint64_t seq)>;
+  using start_callback = std::function<void(const job&)>;
 
   // on_done runs on the executor thread after each job; on_start (may be
   // empty) just before each job starts.
