@@ -70,6 +70,7 @@ void executor::loop() {
     lock.unlock();
     if (on_start_) on_start_(j);
     done.push_back(run_one(j));
+    if (on_end_) on_end_(j);
     if (done.size() >= max_batch) on_done_(std::exchange(done, {}));
     lock.lock();
     running_ = 0;

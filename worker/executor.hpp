@@ -62,6 +62,11 @@ public:
   executor(const executor&) = delete;
   executor& operator=(const executor&) = delete;
 
+  // Called on the executor thread right after each job ran, before its
+  // outcome is handed over (the child clears its shared slot here). Set
+  // before the first submit.
+  void set_end_callback(start_callback on_end) { on_end_ = std::move(on_end); }
+
   // Queues a job; jobs run in submission order.
   void submit(job j);
   // Queues several jobs with one wake-up.
@@ -89,6 +94,7 @@ private:
 
   done_callback on_done_;
   start_callback on_start_;
+  start_callback on_end_;
   app::task_context::progress_sink progress_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
