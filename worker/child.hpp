@@ -3,11 +3,13 @@
 // handling (SIGTERM warm, SIGQUIT cold), and the consumer.
 
 #include "app/task_registry.hpp"
+#include "worker/child_slots.hpp"
 #include "worker/worker_settings.hpp"
 
 namespace celeriac::worker {
 
 // Runs worker child `index` until it shuts down; returns its exit code.
-int run_child(const worker_settings& settings, const app::task_registry& registry, int index);
+// `slot` is the memory it shares with the supervisor.
+int run_child(const worker_settings& settings, const app::task_registry& registry, int index, child_slot& slot);
 
 }  // namespace celeriac::worker

@@ -3,6 +3,8 @@
 
 #include "worker/consumer.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <memory>
 
@@ -20,15 +22,26 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 using namespace detail;
 
+namespace {
+
+broker::transport_config transport_settings(const worker_settings& s) {
+  broker::transport_config tc{s.queues, s.visibility_timeout};
+  tc.held_key = s.held_key(static_cast<long>(::getpid()));
+  return tc;
+}
+
+}  // namespace
+
 consumer::consumer(asio::io_context& io, const worker_settings& settings, const app::task_registry& registry,
-                   int child_index, lifecycle_sink* sink)
+                   int child_index, lifecycle_sink* sink, child_slot& slot)
     : io_(io),
       settings_(settings),
       registry_(registry),
       index_(child_index),
       sink_(sink),
+      slot_(slot),
       broker_conn_(io.get_executor(), settings.broker),
-      transport_(broker_conn_, broker::transport_config{settings.queues, settings.visibility_timeout}),
+      transport_(broker_conn_, transport_settings(settings)),
       fetch_wake_(io),
       watch_go_(io),
       writer_wake_(io),
@@ -50,12 +63,16 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
       wake_fetcher();
     });
   };
-  executor::start_callback on_start;
-  if (sink_ || settings_.acks_early)
-    on_start = [this](const job& j) { asio::post(io_, [this, seq = j.seq] { on_started(seq); }); };
+  // The slot is written on the executor thread, before and after each
+  // task: the supervisor learns what runs without a syscall.
+  executor::start_callback on_start = [this](const job& j) {
+    slot_.mark_running(j.seq, j.delivery_tag, std::nullopt, 0);
+    if (sink_ || settings_.acks_early) asio::post(io_, [this, seq = j.seq] { on_started(seq); });
+  };
   app::task_context::progress_sink progress;
   if (sink_) progress = [this](const app::task_request& r, const app::progress_report& p) { sink_->progress(r, p); };
   executor_ = std::make_unique<executor>(std::move(post_outcome), std::move(on_start), std::move(progress));
+  executor_->set_end_callback([this](const job&) { slot_.mark_idle(); });
 }
 
 consumer::~consumer() = default;

@@ -37,6 +37,7 @@
 #include "celery/message_codec.hpp"
 #include "celery/task_message.hpp"
 #include "redis/connection.hpp"
+#include "worker/child_slots.hpp"
 #include "worker/executor.hpp"
 #include "worker/lifecycle_sink.hpp"
 #include "worker/worker_settings.hpp"
@@ -46,7 +47,7 @@ namespace celeriac::worker {
 class consumer {
 public:
   consumer(boost::asio::io_context& io, const worker_settings& settings, const app::task_registry& registry,
-           int child_index, lifecycle_sink* sink);
+           int child_index, lifecycle_sink* sink, child_slot& slot);
   ~consumer();
 
   // Connects and runs until a shutdown completes. Returns the exit code.
@@ -119,6 +120,7 @@ private:
   const app::task_registry& registry_;
   int index_;
   lifecycle_sink* sink_;
+  child_slot& slot_;
 
   redis::connection broker_conn_;
   broker::kombu_transport transport_;

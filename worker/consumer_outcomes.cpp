@@ -39,6 +39,7 @@ void consumer::make_ready(held_message& h) {
   h.where = held_message::phase::ready;
   job j;
   j.seq = h.seq;
+  j.delivery_tag = h.tag;
   j.task = h.task;
   j.request.id = m.headers.id;
   j.request.name = m.headers.task;

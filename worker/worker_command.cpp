@@ -17,11 +17,10 @@
 #include "pg/sql_text.hpp"
 #include "tasks/task_families.hpp"
 #include "util/log.hpp"
-#include "worker/child.hpp"
 #include "cli/cli_support.hpp"
 #include "cli/commands.hpp"
 #include "cli/parse_options.hpp"
-#include "worker/supervisor.hpp"
+#include "worker/pool.hpp"
 #include "worker/worker_settings.hpp"
 
 namespace celeriac::worker {
@@ -30,6 +29,8 @@ bool worker_settings::results_on_broker() const {
   return result_backend && result_backend->host == broker.host && result_backend->port == broker.port &&
          result_backend->db == broker.db && result_backend->username == broker.username;
 }
+
+std::string worker_settings::held_key(long pid) const { return fmt::format("celeriac.held.{}.{}", node_name, pid); }
 
 }  // namespace celeriac::worker
 
@@ -269,10 +270,7 @@ int worker_command(int argc, char** argv) {
               resources.import_tables.empty() ? std::string()
                                               : fmt::format("; import tables: {}", fmt::join(resources.import_tables, ", ")));
 
-  worker::supervisor_config sc;
-  sc.children = s.concurrency;
-  sc.node_name = s.node_name;
-  return worker::run_supervisor(sc, [&](int index) { return worker::run_child(s, registry, index); });
+  return worker::run_pool(s, registry);
 }
 
 }  // namespace celeriac::cli

@@ -47,6 +47,9 @@ struct worker_settings {
   // set instead of being held in memory.
   std::chrono::milliseconds eta_horizon{30'000};
 
+  // The set of delivery tags the child with this pid holds.
+  std::string held_key(long pid) const;
+
   // True when results go to the same Redis as the broker, so a result and
   // its ack can be written in one atomic step.
   bool results_on_broker() const;

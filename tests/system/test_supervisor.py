@@ -17,6 +17,7 @@
 """
 
 import datetime
+import json
 import os
 import re
 import signal
@@ -28,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from support import (check, enqueue, get_metas, log, make_message, rng, run_suite, utc_now,  # noqa: E402
                      wait_until)
 
+REDELIVERED = re.compile(r"was running when its child \(pid \d+\) died \(signal 9 \(SIGKILL\)\); redelivering it")
 RESTORED = re.compile(r"restored (\d+) message\(s\) left unacknowledged longer than the visibility timeout")
 
 
@@ -48,7 +50,9 @@ def test_kill_child_is_replaced(env):
     sleeps = [make_message("celeriac.sleep", [5]) for _ in range(2)]
     enqueue(r, [m for _, m in sleeps])
     sleep_ids = [i for i, _ in sleeps]
-    w = env.worker(srv.url, concurrency=2, prefetch=1, visibility_timeout=2)
+    # An hour of visibility timeout: the dead child's message must come
+    # back through the supervisor, at once, not through restore_visible.
+    w = env.worker(srv.url, concurrency=2, prefetch=1, visibility_timeout=3600)
     wait_until(lambda: r.hlen("unacked") == 2 and r.llen("celery") == 0, 20,
                what="each child to hold one sleep(5)")
     before = w.children()
@@ -76,17 +80,19 @@ def test_kill_child_is_replaced(env):
     for n, tid in enumerate(add_ids):
         check(metas[tid]["result"] == n + 1, f"add {tid} result {metas[tid]['result']}")
 
-    # The dead child's sleep comes back after the visibility timeout.
-    wait_until(lambda: RESTORED.search(w.log()), 30, what="the dead child's message to be restored")
+    # The dead child's sleep is redelivered by the supervisor at once.
+    wait_until(lambda: REDELIVERED.search(w.log()), 30, what="the dead child's message to be redelivered")
     restored_after = time.monotonic() - killed_at
-    log(f"restore logged {restored_after:.1f}s after the kill")
+    log(f"redelivery logged {restored_after:.1f}s after the kill")
     wait_until(lambda: all_success(r, sleep_ids), 40, what="both sleeps to succeed")
     wait_until(lambda: r.hlen("unacked") == 0 and r.llen("celery") == 0, 10, what="unacked and the queue to empty")
 
     text = w.log()
-    restored_total = sum(int(m.group(1)) for m in RESTORED.finditer(text))
-    check(restored_total == 1,
-          f"{restored_total} messages restored; expected exactly 1 (the dead child's), not the live child's sleep")
+    redelivered_total = len(REDELIVERED.findall(text))
+    check(redelivered_total == 1,
+          f"{redelivered_total} messages redelivered; expected exactly 1 (the dead child's), not the live child's")
+    check(not RESTORED.search(text), "nothing should wait for the visibility timeout")
+    metas = get_metas(r, sleep_ids)
     counts = w.success_counts()
     for tid in sleep_ids + add_ids:
         check(counts.get(tid, 0) == 1, f"task {tid} completed {counts.get(tid, 0)} times, expected once")
@@ -130,14 +136,19 @@ def test_restorer_killed_mid_restore(env):
     r = srv.client()
     n = 1000
     eta = utc_now() + datetime.timedelta(seconds=3600)
-    enqueue(r, [make_message("celeriac.add", [i, 0], eta=eta)[1] for i in range(n)])
+    # The stale entries of a worker whose whole host died (its supervisor
+    # gone too, so only restore_visible can bring them back): unacked
+    # entries in kombu's layout, scored an hour ago.
+    stale_at = time.time() - 3600
+    pipe = r.pipeline()
+    for i in range(n):
+        tid, body = make_message("celeriac.add", [i, 0], eta=eta)
+        tag = json.loads(body)["properties"]["delivery_tag"]
+        pipe.hset("unacked", tag, json.dumps([json.loads(body), "", "celery"]))
+        pipe.zadd("unacked_index", {tag: stale_at + i * 1e-6})
+    pipe.execute()
     w = env.worker(srv.url, concurrency=1, prefetch=4, visibility_timeout=2)
-    # ETA messages do not count against the prefetch: the child holds all.
-    wait_until(lambda: r.hlen("unacked") == n, 30, what=f"the child to hold all {n} eta messages")
-    holder = w.children()[0]
-    check(w.kill_child(holder), "holder is not a child")
-    log(f"killed the holder {holder}; its {n} entries turn stale in 2 s")
-    time.sleep(2.0)
+    log(f"{n} stale entries of a dead host; the worker's restorer takes unacked_mutex to restore them")
     # Catch the replacement (child 1, the restorer) while it holds the lock
     # restoring the stale entries, and kill it there.
     restorer = None

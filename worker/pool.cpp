@@ -1,0 +1,109 @@
+#include "worker/pool.hpp"
+
+#include <deque>
+#include <memory>
+
+#include "celery/kombu_redis.hpp"
+#include "redis/sync_client.hpp"
+#include "util/log.hpp"
+#include "worker/autoscale.hpp"
+#include "worker/child.hpp"
+#include "worker/child_slots.hpp"
+#include "worker/crash_recovery.hpp"
+#include "worker/supervisor.hpp"
+
+namespace celeriac::worker {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// Messages waiting in the consumed queues (every priority list), for
+// autoscale; -1 when Redis cannot say.
+class backlog_probe {
+public:
+  explicit backlog_probe(const worker_settings& s) : settings_(s) {}
+
+  long read() {
+    try {
+      if (!client_) {
+        client_ = std::make_unique<redis::sync_client>(settings_.broker, std::chrono::seconds(2));
+        client_->connect();
+      }
+      redis::request req;
+      for (const auto& q : settings_.queues)
+        for (const auto& list : celery::priority_lists(q.str())) req.push("LLEN", list);
+      long total = 0;
+      for (const auto& r : client_->exec(req))
+        if (auto n = r.as_integer()) total += static_cast<long>(*n);
+      return total;
+    } catch (const std::exception& e) {
+      log::warning("autoscale: cannot read the queue lengths: {}", e.what());
+      client_.reset();
+      return -1;
+    }
+  }
+
+private:
+  const worker_settings& settings_;
+  std::unique_ptr<redis::sync_client> client_;
+};
+
+}  // namespace
+
+int run_pool(const worker_settings& settings, const app::task_registry& registry) {
+  const bool autoscale = settings.autoscale_max > 0;
+  const int slots_count = autoscale ? settings.autoscale_max : settings.concurrency;
+  child_slots slots(static_cast<std::size_t>(slots_count));
+  crash_recovery recovery(settings, registry);
+  std::deque<dead_child> unrecovered;
+  clock::time_point next_retry{};
+  backlog_probe probe(settings);
+  autoscale_state scale_state;
+
+  supervisor_config sc;
+  sc.children = autoscale ? std::max(1, settings.autoscale_min) : settings.concurrency;
+  sc.max_children = slots_count;
+  sc.node_name = settings.node_name;
+  sc.hooks.before_start = [&](int i) { slots[static_cast<std::size_t>(i)].reset(); };
+  sc.hooks.on_exit = [&](int i, pid_t pid, int status, child_exit why) {
+    const child_slot& slot = slots[static_cast<std::size_t>(i)];
+    dead_child d;
+    d.pid = pid;
+    d.wait_status = status;
+    d.end = why == child_exit::time_limit ? child_end::time_limit : child_end::crashed;
+    d.running_tag = slot.running_tag();
+    d.hard_limit_seconds = static_cast<double>(slot.hard_limit_ms.load()) / 1000.0;
+    if (!recovery.recover(d)) unrecovered.push_back(std::move(d));
+  };
+  sc.hooks.kill_at = [&](int i) { return slots[static_cast<std::size_t>(i)].deadline(); };
+  sc.hooks.on_tick = [&] {
+    if (unrecovered.empty() || clock::now() < next_retry) return;
+    next_retry = clock::now() + std::chrono::seconds(1);
+    while (!unrecovered.empty() && recovery.recover(unrecovered.front())) unrecovered.pop_front();
+  };
+  if (autoscale) {
+    sc.hooks.wanted = [&](int current) {
+      const long backlog = probe.read();
+      if (backlog < 0) return current;
+      autoscale_input in;
+      in.current = current;
+      for (std::size_t i = 0; i < slots.size(); ++i)
+        if (slots[i].running_tag()) ++in.busy;
+      in.backlog = backlog;
+      in.min = settings.autoscale_min;
+      in.max = settings.autoscale_max;
+      in.now = clock::now();
+      return autoscale_target(in, scale_state);
+    };
+  }
+  const int code = run_supervisor(sc, [&](int index) {
+    return run_child(settings, registry, index, slots[static_cast<std::size_t>(index)]);
+  });
+  if (!unrecovered.empty())
+    log::error("{} dead child(ren)'s messages could not be dealt with before exit; they return after the "
+               "visibility timeout",
+               unrecovered.size());
+  return code;
+}
+
+}  // namespace celeriac::worker
