@@ -21,6 +21,7 @@ void child_slot::mark_running(std::uint64_t seq, std::string_view delivery_tag,
   tag_size.store(static_cast<std::uint32_t>(n), std::memory_order_relaxed);
   hard_limit_ms.store(static_cast<std::int64_t>(hard_limit_seconds * 1000), std::memory_order_relaxed);
   hard_deadline_ns.store(hard_deadline ? hard_deadline->time_since_epoch().count() : 0, std::memory_order_relaxed);
+  started_ns.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
   running.store(seq, std::memory_order_release);
 }
 
@@ -34,6 +35,14 @@ std::optional<std::chrono::steady_clock::time_point> child_slot::deadline() cons
   if (running.load(std::memory_order_acquire) == 0) return std::nullopt;
   const std::int64_t ns = hard_deadline_ns.load(std::memory_order_relaxed);
   if (ns == 0) return std::nullopt;
+  return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ns));
+}
+
+std::optional<std::chrono::steady_clock::time_point> child_slot::running_since() const {
+  const std::uint64_t before = running.load(std::memory_order_acquire);
+  if (before == 0) return std::nullopt;
+  const std::int64_t ns = started_ns.load(std::memory_order_acquire);
+  if (running.load(std::memory_order_acquire) != before) return std::nullopt;
   return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ns));
 }
 

@@ -26,6 +26,7 @@ struct child_slot {
   std::atomic<std::uint64_t> running{0};          // seq of the running task; 0 when idle
   std::atomic<std::int64_t> hard_deadline_ns{0};  // steady_clock; 0: no hard limit
   std::atomic<std::int64_t> hard_limit_ms{0};     // the limit itself, for TimeLimitExceeded(N)
+  std::atomic<std::int64_t> started_ns{0};        // steady_clock, when the running task started
   std::atomic<std::uint64_t> tasks_run{0};
   std::atomic<std::uint32_t> tag_size{0};
   char tag[max_tag] = {};
@@ -37,6 +38,9 @@ struct child_slot {
 
   // The supervisor's reads.
   std::optional<std::chrono::steady_clock::time_point> deadline() const;
+  // When the running task started, or nullopt when idle (consistent: a
+  // task switch during the read gives nullopt).
+  std::optional<std::chrono::steady_clock::time_point> running_since() const;
   // The running message's tag, or nullopt when the child was idle.
   std::optional<std::string> running_tag() const;
   void reset();  // before a replacement child starts in this slot

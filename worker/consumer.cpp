@@ -46,7 +46,8 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
       watch_go_(io),
       writer_wake_(io),
       eta_wake_(io),
-      done_wake_(io) {
+      done_wake_(io),
+      dispatch_wake_(io) {
   watch_go_.expires_at(forever);
   if (settings_.result_backend && !settings_.results_on_broker()) {
     backend_conn_ = std::make_unique<redis::connection>(io.get_executor(), *settings_.result_backend);
@@ -115,7 +116,11 @@ awaitable<int> consumer::async_run() {
   spawn(write_loop(), "write");
   spawn(touch_loop(), "heartbeat");
   spawn(eta_loop(), "eta");
-  if (index_ == 0) spawn(restore_loop(), "restore");
+  spawn(fair_dispatch_loop(), "dispatch");
+  if (index_ == 0) {
+    spawn(restore_loop(), "restore");
+    spawn(promote_loop(), "delayed");
+  }
   for (std::size_t i = 0; i < watch_conns_.size(); ++i) spawn(watch_list(i), "wake-up");
 
   while (!(stopping_ && shutdown_complete_)) {
@@ -136,7 +141,7 @@ void consumer::begin_shutdown(bool cold) {
     cold_ = true;
     executor_->request_stop();
   }
-  for (auto* t : {&fetch_wake_, &watch_go_, &writer_wake_, &eta_wake_, &done_wake_}) t->cancel();
+  for (auto* t : {&fetch_wake_, &watch_go_, &writer_wake_, &eta_wake_, &done_wake_, &dispatch_wake_}) t->cancel();
   // Messages to put back leave held_ now, synchronously: an outcome the
   // executor posts meanwhile then finds nothing to ack and cannot store a
   // result for a message that is already on its way back to the queue.

@@ -72,12 +72,23 @@ private:
     enum class phase { waiting_eta, ready, running } where = phase::ready;
     bool acked_early = false;  // --acks-early: acked when it started
   };
+  // A held message on its way to its queue's delayed set.
+  struct deferral {
+    std::string tag;
+    broker::queue_name queue;
+    int priority = 0;
+    std::string raw;
+    double due = 0;  // unix seconds
+  };
   struct pending_writes {
     std::vector<std::pair<celery::task_message, std::string>> publishes;  // message, envelope
     std::vector<std::string> dead_letters;
+    std::vector<deferral> defers;
     std::vector<broker::result_write> results;
     std::vector<std::string> acks;
-    bool empty() const { return publishes.empty() && dead_letters.empty() && results.empty() && acks.empty(); }
+    bool empty() const {
+      return publishes.empty() && dead_letters.empty() && defers.empty() && results.empty() && acks.empty();
+    }
   };
 
   // Coroutines.
@@ -88,6 +99,12 @@ private:
   boost::asio::awaitable<void> touch_loop();
   boost::asio::awaitable<void> restore_loop();
   boost::asio::awaitable<void> eta_loop();
+  boost::asio::awaitable<void> promote_loop();
+  // Fair dispatch: while the running task has run long, the unstarted
+  // messages this child holds go back to the front of their queues for an
+  // idle child, and this one stops fetching until it is free.
+  boost::asio::awaitable<void> fair_dispatch_loop();
+  boost::asio::awaitable<void> hand_back_unstarted();
   boost::asio::awaitable<void> ensure_connected(redis::connection& conn, std::string_view what);
   boost::asio::awaitable<void> shutdown_sequence(bool cold, std::vector<std::string> tags);
   // Takes the messages a shutdown puts back out of held_ (unstarted and
@@ -103,6 +120,10 @@ private:
               const std::optional<std::string>& task_id, std::string_view exc_type, std::string_view exc_module,
               const celery::decode_error* err);
   void make_ready(held_message& h);
+  // Sends a fetched message to its queue's delayed set, due at `due`.
+  void defer(broker::fetched_message& m, int priority, double due);
+  // --max-tasks-per-child / --max-memory-per-child, between tasks.
+  void check_recycle();
   void on_started(std::uint64_t seq);
   void on_outcome(outcome o);
   // Queues h's result meta (when not empty) and its ack; forgets h.
@@ -145,7 +166,10 @@ private:
   boost::asio::steady_timer writer_wake_;  // cancelled: writes are pending
   boost::asio::steady_timer eta_wake_;     // cancelled: eta queue changed
   boost::asio::steady_timer done_wake_;    // cancelled: some state changed
+  boost::asio::steady_timer dispatch_wake_;  // cancelled: jobs were handed to the executor
   bool fetch_idle_ = false;
+  bool fetch_paused_ = false;  // handed back its unstarted messages: no fetching until free
+  std::uint64_t tasks_done_ = 0;
   bool stopping_ = false;
   bool cold_ = false;
   bool shutdown_started_ = false;

@@ -10,6 +10,7 @@
 #include "celery/dead_letter.hpp"
 #include "celery/message_codec.hpp"
 #include "celery/result_meta.hpp"
+#include "broker/delayed.hpp"
 #include "util/log.hpp"
 
 #include "worker/consumer_support.hpp"
@@ -31,6 +32,16 @@ std::size_t consumer::unstarted() const { return held_.size() - eta_held_; }
 awaitable<void> consumer::fetch_loop() {
   bool warned = false;
   while (!stopping_) {
+    // After a hand-back, fetch nothing until the long task is done: what
+    // this child would take would wait behind it.
+    if (fetch_paused_) {
+      if (unstarted() > 0) {  // the long task is still held: not finished
+        fetch_wake_.expires_after(std::chrono::seconds(1));
+        co_await wait_on(fetch_wake_);
+        continue;
+      }
+      fetch_paused_ = false;
+    }
     // Refill only once half the prefetch is used up, so fetches come in
     // batches instead of one message per finished task.
     std::size_t in_hand = unstarted();
@@ -75,6 +86,62 @@ awaitable<void> consumer::fetch_loop() {
     for (auto& m : got) on_fetched(std::move(m));
     in_fetch_dispatch_ = false;
     executor_->submit(std::exchange(ready_jobs_, {}));
+    dispatch_wake_.cancel();
+  }
+}
+
+// The running task's age is read from the child's shared slot (written by
+// the executor thread), so checking costs no syscall and no lock.
+awaitable<void> consumer::fair_dispatch_loop() {
+  // Longer than a typical short task, far shorter than the 50 ms a short
+  // task may wait behind a long one (docs/operations.md, fair dispatch).
+  constexpr milliseconds hand_back_after{10};
+  while (!stopping_) {
+    const std::size_t load = executor_->load();
+    const bool waiting = load > (executor_->running() ? 1u : 0u);
+    if (!waiting) {
+      dispatch_wake_.expires_after(std::chrono::seconds(1));
+      co_await wait_on(dispatch_wake_);
+      continue;
+    }
+    const auto since = slot_.running_since();
+    const auto now = steady_clock::now();
+    if (!since || now - *since < hand_back_after) {
+      dispatch_wake_.expires_after(since ? *since + hand_back_after - now : hand_back_after);
+      co_await wait_on(dispatch_wake_);
+      continue;
+    }
+    co_await hand_back_unstarted();
+  }
+}
+
+awaitable<void> consumer::hand_back_unstarted() {
+  std::vector<std::uint64_t> seqs;
+  for (auto& j : executor_->take_pending()) seqs.push_back(j.seq);
+  if (seqs.empty()) co_return;
+  fetch_paused_ = true;
+  // Newest first: each goes to the front, so the oldest is served first.
+  std::sort(seqs.rbegin(), seqs.rend());
+  std::vector<std::string> tags;
+  for (auto seq : seqs) {
+    auto it = held_.find(seq);
+    if (it == held_.end()) continue;
+    if (!it->second.acked_early) tags.push_back(it->second.tag);
+    held_.erase(it);
+  }
+  log::debug("the running task has run {} ms: handing {} unstarted message(s) back for an idle child",
+             slot_.running_since() ? std::chrono::duration_cast<milliseconds>(steady_clock::now() -
+                                                                             *slot_.running_since())
+                                         .count()
+                                   : 0,
+             tags.size());
+  for (const auto& tag : tags) {
+    try {
+      co_await transport_.async_hand_back(tag);
+    } catch (const std::exception& e) {
+      log::error("could not hand message {} back ({}); the supervisor or the visibility timeout returns it", tag,
+                 e.what());
+    }
   }
 }
 
@@ -147,12 +214,21 @@ void consumer::on_fetched(broker::fetched_message m) {
            decoded->headers.id, "NotRegistered", "celery.exceptions", nullptr);
     return;
   }
+  auto eta = decoded->eta_time();
+  if (eta && *eta > util::wall_now() + settings_.eta_horizon) {
+    // Due later than the horizon: it waits in Redis, not here. It comes
+    // back a little before its time and is then held for the last moment,
+    // so it still starts on time.
+    log::debug("Task {}[{}] is due at {}: waiting in {}", decoded->headers.task, decoded->headers.id,
+               util::iso8601_utc(*eta), broker::delayed_key(m.queue));
+    defer(m, static_cast<int>(decoded->properties.priority), util::unix_seconds(*eta) - delayed_lead(settings_.eta_horizon));
+    return;
+  }
   std::uint64_t seq = next_seq_++;
   held_message& h = held_.emplace(seq, held_message{seq, std::move(m.queue), std::move(m.tag), std::move(m.raw),
                                                     std::move(*decoded), task})
                         .first->second;
   if (sink_) sink_->record(h.message, h.queue.str(), "RECEIVED", nullptr, {});
-  auto eta = h.message.eta_time();
   if (eta && *eta > util::wall_now()) {
     h.where = held_message::phase::waiting_eta;
     ++eta_held_;
@@ -161,6 +237,11 @@ void consumer::on_fetched(broker::fetched_message m) {
     return;
   }
   make_ready(h);
+}
+
+void consumer::defer(broker::fetched_message& m, int priority, double due) {
+  writes_.defers.push_back(deferral{std::move(m.tag), std::move(m.queue), priority, std::move(m.raw), due});
+  wake_writer();
 }
 
 void consumer::refuse(broker::fetched_message& m, std::string_view reason, const std::string& message,

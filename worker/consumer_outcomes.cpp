@@ -12,6 +12,7 @@
 #include "celery/result_meta.hpp"
 #include "util/log.hpp"
 #include "worker/follow_up.hpp"
+#include "worker/process_memory.hpp"
 
 #include "worker/consumer_support.hpp"
 
@@ -149,6 +150,27 @@ void consumer::on_outcome(outcome o) {
     }
   }
   finish(h, std::move(meta));
+  check_recycle();
+}
+
+void consumer::check_recycle() {
+  ++tasks_done_;
+  if (stopping_) return;
+  if (settings_.max_tasks_per_child > 0 && tasks_done_ >= static_cast<std::uint64_t>(settings_.max_tasks_per_child)) {
+    log::info("this child ran {} tasks (--max-tasks-per-child): stopping so the supervisor starts a fresh one",
+              tasks_done_);
+    begin_shutdown(false);
+    return;
+  }
+  if (settings_.max_memory_per_child_kib > 0) {
+    auto kib = resident_kib();
+    if (kib && *kib > settings_.max_memory_per_child_kib) {
+      log::warning("this child uses {} KiB, over --max-memory-per-child {} KiB: stopping so the supervisor starts "
+                   "a fresh one",
+                   *kib, settings_.max_memory_per_child_kib);
+      begin_shutdown(false);
+    }
+  }
 }
 
 void consumer::finish(held_message& h, std::string result_meta_json) {

@@ -1,6 +1,7 @@
 #pragma once
 // Small pieces the consumer's files share (internal to worker/consumer*).
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -42,6 +43,12 @@ inline std::string shorten(std::string s, std::size_t max = 256) {
 inline std::string traceback_text(std::string_view task, std::string_view exc_type, std::string_view message) {
   return fmt::format("Traceback (most recent call last):\n  File \"celeriac\", in {}\n{}: {}\n", task, exc_type,
                      message);
+}
+
+// How long before its due time a delayed message goes back to its queue:
+// it is then held in memory for the last moment and starts on time.
+inline double delayed_lead(std::chrono::milliseconds eta_horizon) {
+  return std::min(1.0, std::chrono::duration<double>(eta_horizon).count() / 2);
 }
 
 }  // namespace celeriac::worker::detail

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "util/clock.hpp"
 #include "util/log.hpp"
 
 #include "worker/consumer_support.hpp"
@@ -72,6 +73,31 @@ awaitable<void> consumer::eta_loop() {
       --eta_held_;
       make_ready(it->second);
     }
+  }
+}
+
+// Moves due messages from the consumed queues' delayed sets back to the
+// front of their queues. Every worker's first child does this; the script
+// moves each message once, whoever runs it first.
+awaitable<void> consumer::promote_loop() {
+  asio::steady_timer t(io_);
+  bool warned = false;
+  while (!stopping_) {
+    steady_clock::duration wait = std::chrono::seconds(1);
+    try {
+      const double now = util::unix_seconds(util::wall_now());
+      auto r = co_await transport_.async_promote(now);
+      if (r.moved > 0) log::info("moved {} delayed message(s) back to their queues", r.moved);
+      if (r.next_due)
+        wait = std::clamp<steady_clock::duration>(
+            std::chrono::duration_cast<steady_clock::duration>(std::chrono::duration<double>(*r.next_due - now)),
+            milliseconds(10), std::chrono::seconds(1));
+      warned = false;
+    } catch (const std::exception& e) {
+      if (!warned) log::warning("moving due delayed messages back failed: {}; retrying", e.what());
+      warned = true;
+    }
+    co_await sleep_for(t, wait);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <boost/asio/co_spawn.hpp>
 
 #include "celery/task_message.hpp"
+#include "util/clock.hpp"
 #include "util/log.hpp"
 
 #include "worker/consumer_support.hpp"
@@ -62,6 +63,7 @@ awaitable<void> consumer::write_loop() {
 // follow-up message is published twice, never lost.
 awaitable<void> consumer::write_batch(pending_writes& batch) {
   bool published = batch.publishes.empty() && batch.dead_letters.empty();
+  std::size_t deferred = 0;
   bool stored_elsewhere = !backend_transport_ || batch.results.empty();
   // Named empty vectors: g++ 12 destroys a temporary created inside a
   // co_await expression twice.
@@ -79,13 +81,23 @@ awaitable<void> consumer::write_batch(pending_writes& batch) {
                        m.headers.id, m.properties.delivery_info.routing_key, why, celery::default_queue);
             q = broker::queue_name::make(celery::default_queue);
           }
-          transport_.add_publish(req, *q, static_cast<int>(m.properties.priority), envelope);
+          // A retry with a countdown beyond the horizon waits in Redis.
+          if (auto eta = m.eta_time(); eta && *eta > util::wall_now() + settings_.eta_horizon)
+            transport_.add_delayed_publish(req, *q, static_cast<int>(m.properties.priority), envelope,
+                                           util::unix_seconds(*eta) - delayed_lead(settings_.eta_horizon));
+          else
+            transport_.add_publish(req, *q, static_cast<int>(m.properties.priority), envelope);
         }
         for (auto& entry : batch.dead_letters) req.push("LPUSH", transport_.config().dead_letter_key, entry);
         auto replies = co_await broker_conn_.async_exec(req);
         for (auto& r : replies)
           if (r.is_error()) log::error("Redis refused a publish: {}", r.error_message());
         published = true;
+      }
+      while (deferred < batch.defers.size()) {
+        const auto& d = batch.defers[deferred];
+        co_await transport_.async_defer(d.tag, d.queue, d.priority, d.raw, d.due);
+        ++deferred;
       }
       if (!stored_elsewhere) {
         co_await backend_transport_->async_complete(batch.results, no_acks, settings_.result_expires);

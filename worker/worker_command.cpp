@@ -16,6 +16,7 @@
 #include "pg/conninfo.hpp"
 #include "pg/sql_text.hpp"
 #include "tasks/task_families.hpp"
+#include "tasks/test_tasks.hpp"
 #include "util/log.hpp"
 #include "cli/cli_support.hpp"
 #include "cli/commands.hpp"
@@ -250,6 +251,7 @@ int worker_command(int argc, char** argv) {
   app::task_registry registry;
   try {
     tasks::register_all_tasks(registry, families);
+    if (s.enable_test_tasks) tasks::register_test_tasks(registry);
   } catch (const std::invalid_argument& e) {
     return usage_error(e.what());
   }

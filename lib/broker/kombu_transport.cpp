@@ -308,6 +308,15 @@ void kombu_transport::add_publish(redis::request& req, const queue_name& queue, 
   req.push("LPUSH", celery::queue_for_priority(queue.str(), priority), envelope);
 }
 
+void kombu_transport::add_delayed_publish(redis::request& req, const queue_name& queue, int priority,
+                                          const std::string& envelope, double due) {
+  if (std::find(declared_.begin(), declared_.end(), queue.str()) == declared_.end()) {
+    req.push("SADD", binding_key(queue.str()), celery::binding_member(queue.str()));
+    declared_.push_back(queue.str());
+  }
+  req.push("ZADD", delayed_key(queue), score_text(due), delayed_member(priority, envelope));
+}
+
 awaitable<void> kombu_transport::async_publish(const queue_name& queue, int priority, const std::string& envelope) {
   redis::request req;
   add_publish(req, queue, priority, envelope);

@@ -128,6 +128,11 @@ public:
   // publishing follow-up messages together with other writes).
   void add_publish(redis::request& req, const queue_name& queue, int priority, const std::string& envelope);
 
+  // Adds to a pipeline a publish into queue's delayed set instead of its
+  // list, due at `due` (unix seconds): a retry with a long countdown.
+  void add_delayed_publish(redis::request& req, const queue_name& queue, int priority, const std::string& envelope,
+                           double due);
+
   // Appends an entry to the dead-letter list.
   boost::asio::awaitable<void> async_dead_letter(const std::string& entry);
 

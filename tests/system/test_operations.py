@@ -1,0 +1,199 @@
+#!/usr/bin/python3
+"""Issue 8's worker operations against a real redis-server and the real
+`celeriac worker`: fair dispatch, a dead child's messages dealt with at
+once, poison messages dead-lettered after --max-crashes, WorkerLostError,
+recycling children, hard time limits, delayed messages in Redis."""
+
+import datetime
+import json
+import os
+import signal
+import sys
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from support import (check, enqueue, get_meta, get_metas, log, make_message, parse_date_done, run_suite,  # noqa: E402
+                     utc_now, wait_until)
+
+
+def all_done(r, ids, states=("SUCCESS",)):
+    metas = get_metas(r, ids)
+    return all(metas.get(i) and metas[i]["status"] in states for i in ids)
+
+
+def dead_entries(r):
+    return [json.loads(e) for e in r.lrange("celeriac.dead", 0, -1)]
+
+
+def test_fair_dispatch(env):
+    """A short task never waits behind a long one while a child is idle."""
+    srv = env.redis()
+    r = srv.client()
+    w = env.worker(srv.url, concurrency=2, prefetch=4)
+    long_id, long_msg = make_message("celeriac.sleep", [4])
+    enqueue(r, [long_msg])
+    wait_until(lambda: r.hlen("unacked") == 1 and r.llen("celery") == 0, 10, what="a child to take the sleep")
+    time.sleep(0.2)
+    for rnd in range(3):
+        sent = utc_now()
+        shorts = [make_message("celeriac.add", [i, rnd]) for i in range(5)]
+        enqueue(r, [m for _, m in shorts])
+        ids = [i for i, _ in shorts]
+        wait_until(lambda: all_done(r, ids), 3, what="the 5 short tasks, while the long one still runs")
+        metas = get_metas(r, ids)
+        waits = [(parse_date_done(metas[i]) - sent).total_seconds() * 1000 for i in ids]
+        log(f"round {rnd}: short tasks finished {min(waits):.0f}..{max(waits):.0f} ms after being sent")
+        time.sleep(0.3)
+    check(get_meta(r, long_id) is None, "the long task should still be running")
+    wait_until(lambda: all_done(r, [long_id]), 10, what="the long task")
+    check(r.hlen("unacked") == 0 and r.llen("celery") == 0, "everything acknowledged")
+
+
+def test_poison_message_dead_lettered(env):
+    """A task that segfaults every time ends dead-lettered after 3 crashes
+    while 1,000 other tasks complete."""
+    srv = env.redis()
+    r = srv.client()
+    w = env.worker(srv.url, concurrency=2, prefetch=4, extra=["--enable-test-tasks"])
+    crash_id, crash_msg = make_message("celeriac.crash", ["SIGSEGV"])
+    adds = [make_message("celeriac.add", [i, 1]) for i in range(1000)]
+    enqueue(r, [crash_msg] + [m for _, m in adds[:500]])
+    enqueue(r, [m for _, m in adds[500:]])
+    ids = [i for i, _ in adds]
+    wait_until(lambda: all_done(r, ids), 60, what="1000 adds")
+    wait_until(lambda: get_meta(r, crash_id) is not None, 30, what="the crash task's result")
+    meta = get_meta(r, crash_id)
+    check(meta["status"] == "FAILURE", f"crash task status {meta['status']}")
+    check(meta["result"]["exc_type"] == "WorkerLostError", f"exc_type {meta['result']}")
+    check("signal 11 (SIGSEGV)" in meta["result"]["exc_message"][0], f"message {meta['result']}")
+    dead = [e for e in dead_entries(r) if e["reason"] == "worker_lost"]
+    check(len(dead) == 1, f"expected one worker_lost dead letter, got {dead}")
+    check(json.loads(dead[0]["raw"])["headers"]["id"] == crash_id, "the dead letter is the crash task")
+    deaths = w.log().count("killed by signal 11 (SIGSEGV)")
+    check(deaths == 3, f"children died {deaths} times, expected 3 (--max-crashes default)")
+    check(r.hlen("unacked") == 0, f"unacked left: {r.hlen('unacked')}")
+    check(not r.exists("celeriac.deliveries") or not r.hexists("celeriac.deliveries",
+                                                               json.loads(dead[0]["raw"])["properties"]["delivery_tag"]),
+          "the crash count is dropped once the message is dealt with")
+    counts = w.success_counts()
+    check(all(counts.get(i, 0) >= 1 for i in ids), "every add ran")
+
+
+def test_no_requeue_on_crash(env):
+    srv = env.redis()
+    r = srv.client()
+    env.worker(srv.url, concurrency=1, extra=["--enable-test-tasks", "--no-requeue-on-crash"])
+    crash_id, crash_msg = make_message("celeriac.crash", ["SIGKILL"])
+    after_id, after_msg = make_message("celeriac.add", [1, 2])
+    enqueue(r, [crash_msg, after_msg])
+    wait_until(lambda: get_meta(r, crash_id) is not None and get_meta(r, after_id) is not None, 20,
+               what="both results")
+    meta = get_meta(r, crash_id)
+    check(meta["status"] == "FAILURE", f"status {meta['status']}")
+    check(meta["result"] == {"exc_type": "WorkerLostError",
+                             "exc_message": ["Worker exited prematurely: signal 9 (SIGKILL)"],
+                             "exc_module": "billiard.exceptions"}, f"result {meta['result']}")
+    check(get_meta(r, after_id)["result"] == 3, "the next task ran")
+    check(r.llen("celeriac.dead") == 0, "not dead-lettered: failed once")
+
+
+def test_test_tasks_refused_by_default(env):
+    srv = env.redis()
+    r = srv.client()
+    w = env.worker(srv.url, concurrency=1)
+    crash_id, crash_msg = make_message("celeriac.crash", ["SIGKILL"])
+    enqueue(r, [crash_msg])
+    wait_until(lambda: get_meta(r, crash_id) is not None, 10, what="the refusal")
+    check(get_meta(r, crash_id)["result"]["exc_type"] == "NotRegistered", "unknown without --enable-test-tasks")
+    check(dead_entries(r)[0]["reason"] == "unknown_task", "dead-lettered as unknown")
+    check(len(w.children()) == 1, "no child died")
+
+
+def test_recycling(env):
+    srv = env.redis()
+    r = srv.client()
+    w = env.worker(srv.url, concurrency=1, prefetch=2, extra=["--max-tasks-per-child", "10"])
+    first = w.children()
+    adds = [make_message("celeriac.add", [i, 0]) for i in range(35)]
+    enqueue(r, [m for _, m in adds])
+    ids = [i for i, _ in adds]
+    wait_until(lambda: all_done(r, ids), 30, what="35 adds")
+    retired = w.log().count("retired itself")
+    check(retired >= 3, f"children retired {retired} times for 35 tasks at 10 per child")
+    counts = w.success_counts()
+    check(all(counts.get(i) == 1 for i in ids), "each add ran exactly once")
+    check("keeps dying" not in w.log(), "recycling is not a crash loop")
+    log(f"first child {first}, children seen {sorted(w.seen_children)}")
+
+
+def test_memory_recycling(env):
+    srv = env.redis()
+    r = srv.client()
+    w = env.worker(srv.url, concurrency=1, extra=["--enable-test-tasks", "--max-memory-per-child", "60000"])
+    first = w.children()
+    grow_id, grow_msg = make_message("celeriac.grow", [80000])
+    after_id, after_msg = make_message("celeriac.add", [2, 2])
+    enqueue(r, [grow_msg, after_msg])
+    wait_until(lambda: all_done(r, [grow_id, after_id]), 20, what="grow and the add after it")
+    wait_until(lambda: "over --max-memory-per-child" in w.log(), 10, what="the memory log line")
+    wait_until(lambda: w.children() and w.children() != first, 10, what="a fresh child")
+
+
+def test_hard_time_limit(env):
+    srv = env.redis()
+    r = srv.client()
+    w = env.worker(srv.url, concurrency=1, prefetch=4, extra=["--enable-test-tasks", "--time-limit", "1"])
+    spin_id, spin_msg = make_message("celeriac.spin", [30])
+    adds = [make_message("celeriac.add", [i, 1]) for i in range(3)]
+    enqueue(r, [spin_msg] + [m for _, m in adds])
+    wait_until(lambda: get_meta(r, spin_id) is not None, 15, what="the runaway task's result")
+    meta = get_meta(r, spin_id)
+    check(meta["status"] == "FAILURE" and meta["result"]["exc_type"] == "TimeLimitExceeded",
+          f"spin result {meta}")
+    ids = [i for i, _ in adds]
+    wait_until(lambda: all_done(r, ids), 15, what="the tasks held behind it")
+    check("passed its hard time limit" in w.log(), "the kill is logged")
+    check(r.hlen("unacked") == 0, "nothing left unacked")
+
+
+def test_delayed_in_redis(env):
+    """Messages due later than --eta-horizon wait in celeriac.delayed.<queue>,
+    not in the worker, survive the worker's death, and run when due."""
+    srv = env.redis()
+    r = srv.client()
+    w = env.worker(srv.url, concurrency=1, extra=["--eta-horizon", "1"])
+    eta = utc_now() + datetime.timedelta(seconds=6)
+    delayed = [make_message("celeriac.add", [i, 0], eta=eta) for i in range(300)]
+    enqueue(r, [m for _, m in delayed])
+    wait_until(lambda: r.zcard("celeriac.delayed.celery") == 300, 10, what="300 messages in the delayed set")
+    check(r.hlen("unacked") == 0 and r.llen("celery") == 0, "held nowhere else")
+    # The whole worker dies; a new one finds them.
+    kids = w.children()
+    w.signal(signal.SIGKILL)
+    for c in kids:
+        os.kill(c, signal.SIGKILL)
+    w.wait(10)
+    w2 = env.worker(srv.url, name="w2", concurrency=1, extra=["--eta-horizon", "1"])
+    ids = [i for i, _ in delayed]
+    wait_until(lambda: all_done(r, ids), 30, what="the delayed tasks")
+    metas = get_metas(r, ids)
+    early = [i for i in ids if parse_date_done(metas[i]) < eta]
+    check(not early, f"{len(early)} ran before their eta")
+    check(r.zcard("celeriac.delayed.celery") == 0, "the delayed set is empty")
+    counts = w2.success_counts()
+    wrong = {i: counts.get(i) for i in ids if counts.get(i) != 1}
+    check(not wrong, f"{len(wrong)} did not run exactly once: {list(wrong.items())[:5]}")
+
+
+if __name__ == "__main__":
+    run_suite("system_operations", [
+        ("fair_dispatch", test_fair_dispatch),
+        ("poison_message_dead_lettered", test_poison_message_dead_lettered),
+        ("no_requeue_on_crash", test_no_requeue_on_crash),
+        ("test_tasks_refused_by_default", test_test_tasks_refused_by_default),
+        ("recycling", test_recycling),
+        ("memory_recycling", test_memory_recycling),
+        ("hard_time_limit", test_hard_time_limit),
+        ("delayed_in_redis", test_delayed_in_redis),
+    ])
