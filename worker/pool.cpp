@@ -75,6 +75,7 @@ int run_pool(const worker_settings& settings, const app::task_registry& registry
     d.hard_limit_seconds = static_cast<double>(slot.hard_limit_ms.load()) / 1000.0;
     if (!recovery.recover(d)) unrecovered.push_back(std::move(d));
   };
+  sc.hooks.made_progress = [&](int i) { return slots[static_cast<std::size_t>(i)].tasks_run.load() > 0; };
   sc.hooks.kill_at = [&](int i) { return slots[static_cast<std::size_t>(i)].deadline(); };
   sc.hooks.on_tick = [&] {
     if (unrecovered.empty() || clock::now() < next_retry) return;

@@ -131,7 +131,7 @@ private:
         s.pid = 0;
         const child_exit why = classify(s, status);
         log_exit(i, pid, status, why);
-        if (why == child_exit::crashed || why == child_exit::time_limit) schedule_restart(s);
+        if (why == child_exit::crashed || why == child_exit::time_limit) schedule_restart(i);
         if (why == child_exit::recycled) s.restart_at = clock::now(), s.delay = milliseconds(0);
         if (why == child_exit::retired) s.in_use = false;
         if (config_.hooks.on_exit) config_.hooks.on_exit(static_cast<int>(i), pid, status, why);
@@ -173,9 +173,11 @@ private:
     }
   }
 
-  void schedule_restart(child_slot_state& s) {
+  void schedule_restart(std::size_t i) {
+    auto& s = slots_[i];
     auto uptime = clock::now() - s.started;
-    s.delay = uptime < config_.min_healthy_uptime
+    const bool progressed = config_.hooks.made_progress && config_.hooks.made_progress(static_cast<int>(i));
+    s.delay = uptime < config_.min_healthy_uptime && !progressed
                   ? std::min(config_.max_restart_delay, std::max(milliseconds(100), s.delay * 2))
                   : milliseconds(0);
     s.restart_at = clock::now() + s.delay;

@@ -43,6 +43,9 @@ struct supervisor_hooks {
   // How many children should run now, given how many do; empty: a fixed
   // pool. Asked about once a second.
   std::function<int(int running)> wanted;
+  // Whether the child in slot `index` did useful work before it died (ran a
+  // task): one that did is not in a crash loop, however short it lived.
+  std::function<bool(int index)> made_progress;
   // Each turn of the loop (at least every 200 ms): retries and upkeep.
   std::function<void()> on_tick;
 };
