@@ -93,9 +93,10 @@ awaitable<void> consumer::fetch_loop() {
 // The running task's age is read from the child's shared slot (written by
 // the executor thread), so checking costs no syscall and no lock.
 awaitable<void> consumer::fair_dispatch_loop() {
-  // Longer than a typical short task, far shorter than the 50 ms a short
-  // task may wait behind a long one (docs/operations.md, fair dispatch).
-  constexpr milliseconds hand_back_after{10};
+  // Default 10 ms: longer than a typical short task, far shorter than the
+  // 50 ms a short task may wait behind a long one (docs/operations.md).
+  const milliseconds hand_back_after = settings_.hand_back_after;
+  if (hand_back_after.count() == 0) co_return;
   while (!stopping_) {
     const std::size_t load = executor_->load();
     const bool waiting = load > (executor_->running() ? 1u : 0u);

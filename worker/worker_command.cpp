@@ -93,6 +93,7 @@ int worker_command(int argc, char** argv) {
   int max_crashes = 3;
   long max_tasks_per_child = 0, max_memory_kib = 0;
   double time_limit = 0, soft_time_limit = 0, eta_horizon = 30;
+  long hand_back_after = 10;
   long revoked_expires = 3 * 3600;
   std::string autoscale;
   std::vector<std::string> rate_limits;
@@ -135,6 +136,9 @@ int worker_command(int argc, char** argv) {
         "seconds a revoked task id is remembered in Redis")
     ("eta-horizon", po::value(&eta_horizon)->default_value(30),
         "seconds: a message due later than this waits in Redis (celeriac.delayed.<queue>), not in memory")
+    ("hand-back-after", po::value(&hand_back_after)->default_value(10),
+        "ms: once a task has run this long, its child hands its unstarted messages back to the queue for idle "
+        "children (fair dispatch); 0 = never")
     ("enable-test-tasks", "register celeriac.crash (kills its own child) for tests of crash handling")
     ("database", po::value(&database), "PostgreSQL URL: every task's state and progress go to celeriac_jobs "
                                        "(env CELERIAC_DATABASE_URL)")
@@ -223,6 +227,8 @@ int worker_command(int argc, char** argv) {
   if (!(eta_horizon >= 0)) return usage_error("--eta-horizon cannot be negative");
   s.eta_horizon = std::chrono::milliseconds(static_cast<long>(eta_horizon * 1000));
   s.enable_test_tasks = vm.count("enable-test-tasks") > 0;
+  if (hand_back_after < 0) return usage_error("--hand-back-after cannot be negative");
+  s.hand_back_after = std::chrono::milliseconds(hand_back_after);
   if (database.empty()) database = env_or("CELERIAC_DATABASE_URL", "");
   if (!database.empty()) s.database_url = database;
   log::set_level(s.log_level);

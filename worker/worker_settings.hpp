@@ -46,6 +46,10 @@ struct worker_settings {
   // A message whose eta is further away than this goes to Redis's delayed
   // set instead of being held in memory.
   std::chrono::milliseconds eta_horizon{30'000};
+  // Fair dispatch: once the running task has run this long, a child hands
+  // its unstarted messages back for idle children. 0: never (each child
+  // keeps its prefetch, as before).
+  std::chrono::milliseconds hand_back_after{10};
 
   // The set of delivery tags the child with this pid holds.
   std::string held_key(long pid) const;

@@ -28,6 +28,10 @@ from support import (check, decode, enqueue, get_meta, get_metas, log, make_mess
                      utc_now, wait_until)
 
 QUEUE = "celery"
+# These tests are about what a shutdown does with messages a child holds:
+# keep them held (no fair-dispatch hand-back while a task runs, eta tasks
+# held in memory rather than in Redis's delayed set).
+HOLD_EVERYTHING = ["--hand-back-after", "0", "--eta-horizon", "300"]
 
 
 def queued_in_pop_order(r):
@@ -44,7 +48,7 @@ def setup_running_and_prefetched(env):
     adds = [make_message("celeriac.add", [i, 100]) for i in range(3)]
     enqueue(r, [sleep_msg] + [m for _, m in adds])
     originals = {sleep_id: sleep_msg, **{i: m for i, m in adds}}
-    w = env.worker(srv.url, name="first", concurrency=1, prefetch=4)
+    w = env.worker(srv.url, name="first", concurrency=1, prefetch=4, extra=HOLD_EVERYTHING)
     wait_until(lambda: r.hlen("unacked") == 4, 20, what="the worker to hold all 4 messages in unacked")
     check(r.llen(QUEUE) == 0, "the queue should be empty once the worker holds everything")
     time.sleep(0.5)  # the sleep task is running by now (it was fetched first)
@@ -78,7 +82,7 @@ def check_put_back(r, expected_ids, originals):
 
 def run_put_back_in_second_worker(env, srv, r, first, ids, expected_results):
     """A second worker runs everything that was put back, each exactly once."""
-    second = env.worker(srv.url, name="second", concurrency=1, prefetch=4)
+    second = env.worker(srv.url, name="second", concurrency=1, prefetch=4, extra=HOLD_EVERYTHING)
     wait_until(lambda: all(m and m["status"] == "SUCCESS" for m in get_metas(r, ids).values()), 60,
                what="the second worker to run every put-back task")
     metas = get_metas(r, ids)
@@ -159,7 +163,7 @@ def test_cold_with_many_prefetched(env):
     n_adds = 2999
     sleep_id, sleep_msg = make_message("celeriac.sleep", [3])
     enqueue(r, [sleep_msg] + [make_message("celeriac.add", [i, 1])[1] for i in range(n_adds)])
-    w = env.worker(srv.url, name="first", concurrency=1, prefetch=n_adds + 1)
+    w = env.worker(srv.url, name="first", concurrency=1, prefetch=n_adds + 1, extra=HOLD_EVERYTHING)
     wait_until(lambda: r.hlen("unacked") == n_adds + 1, 30, what="the worker to hold every message")
     time.sleep(0.5)
     check(get_meta(r, sleep_id) is None, "the sleep(3) finished before the shutdown signal")
@@ -182,7 +186,7 @@ def test_warm_puts_back_held_eta(env):
     eta = utc_now() + datetime.timedelta(seconds=60)
     tid, msg = make_message("celeriac.add", [20, 22], eta=eta)
     enqueue(r, [msg])
-    w = env.worker(srv.url, name="first", concurrency=1, prefetch=4)
+    w = env.worker(srv.url, name="first", concurrency=1, prefetch=4, extra=HOLD_EVERYTHING)
     wait_until(lambda: r.hlen("unacked") == 1 and r.llen(QUEUE) == 0, 20, what="the worker to hold the eta task")
     time.sleep(1.0)
     check(get_meta(r, tid) is None, "the eta task ran 59 s early")
@@ -194,7 +198,7 @@ def test_warm_puts_back_held_eta(env):
     check(get_meta(r, tid) is None, "the eta task has a result")
     # Another worker takes it and holds it for its eta in turn; a cold
     # shutdown of that one puts it back again.
-    second = env.worker(srv.url, name="second", concurrency=1, prefetch=4)
+    second = env.worker(srv.url, name="second", concurrency=1, prefetch=4, extra=HOLD_EVERYTHING)
     wait_until(lambda: r.hlen("unacked") == 1 and r.llen(QUEUE) == 0, 20,
                what="the second worker to hold the put-back eta task")
     time.sleep(0.5)
