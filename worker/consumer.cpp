@@ -67,7 +67,11 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
   // The slot is written on the executor thread, before and after each
   // task: the supervisor learns what runs without a syscall.
   executor::start_callback on_start = [this](const job& j) {
-    slot_.mark_running(j.seq, j.delivery_tag, std::nullopt, 0);
+    std::optional<steady_clock::time_point> hard_deadline;
+    if (j.hard_limit)
+      hard_deadline = steady_clock::now() + std::chrono::duration_cast<steady_clock::duration>(
+                                                std::chrono::duration<double>(*j.hard_limit));
+    slot_.mark_running(j.seq, j.delivery_tag, hard_deadline, j.hard_limit.value_or(0));
     if (sink_ || settings_.acks_early) asio::post(io_, [this, seq = j.seq] { on_started(seq); });
   };
   app::task_context::progress_sink progress;

@@ -13,6 +13,7 @@
 #include "util/log.hpp"
 #include "worker/follow_up.hpp"
 #include "worker/process_memory.hpp"
+#include "worker/time_limits.hpp"
 
 #include "worker/consumer_support.hpp"
 
@@ -42,6 +43,9 @@ void consumer::make_ready(held_message& h) {
   j.seq = h.seq;
   j.delivery_tag = h.tag;
   j.task = h.task;
+  const time_limits limits = resolve_time_limits(m, h.task->options, settings_);
+  j.hard_limit = limits.hard;
+  j.soft_limit = limits.soft;
   j.request.id = m.headers.id;
   j.request.name = m.headers.task;
   j.request.queue = h.queue.str();

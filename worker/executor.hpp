@@ -14,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +27,10 @@ namespace celeriac::worker {
 struct job {
   std::uint64_t seq = 0;  // the child's handle for the held message
   std::string delivery_tag;  // for the supervisor, told through the child's shared slot
+  // Seconds from the job's start (worker/time_limits.hpp); the supervisor
+  // enforces the hard one, the task context exposes the soft one.
+  std::optional<double> hard_limit;
+  std::optional<double> soft_limit;
   const app::task_definition* task = nullptr;
   app::task_request request;
   json::array args;
