@@ -94,6 +94,7 @@ int run_pool(const worker_settings& settings, const app::task_registry& registry
       in.min = settings.autoscale_min;
       in.max = settings.autoscale_max;
       in.now = clock::now();
+      in.keepalive = settings.autoscale_keepalive;
       return autoscale_target(in, scale_state);
     };
   }

@@ -94,6 +94,7 @@ int worker_command(int argc, char** argv) {
   long max_tasks_per_child = 0, max_memory_kib = 0;
   double time_limit = 0, soft_time_limit = 0, eta_horizon = 30;
   long hand_back_after = 10;
+  long autoscale_keepalive = 30;
   long revoked_expires = 3 * 3600;
   std::string autoscale;
   std::vector<std::string> rate_limits;
@@ -126,6 +127,8 @@ int worker_command(int argc, char** argv) {
         "replace a child whose resident memory exceeds this many KiB, checked between tasks (0: never)")
     ("autoscale", po::value(&autoscale), "MAX,MIN: grow the pool up to MAX children with the backlog, shrink to "
                                          "MIN when idle (overrides -c)")
+    ("autoscale-keepalive", po::value(&autoscale_keepalive)->default_value(30),
+        "seconds the backlog must stay below the pool's size before autoscale shrinks it")
     ("time-limit", po::value(&time_limit), "hard time limit in seconds: the child is killed and the task fails "
                                            "with TimeLimitExceeded")
     ("soft-time-limit", po::value(&soft_time_limit), "soft time limit in seconds: should_stop() turns true and a "
@@ -227,6 +230,8 @@ int worker_command(int argc, char** argv) {
   if (!(eta_horizon >= 0)) return usage_error("--eta-horizon cannot be negative");
   s.eta_horizon = std::chrono::milliseconds(static_cast<long>(eta_horizon * 1000));
   s.enable_test_tasks = vm.count("enable-test-tasks") > 0;
+  if (autoscale_keepalive < 0) return usage_error("--autoscale-keepalive cannot be negative");
+  s.autoscale_keepalive = std::chrono::seconds(autoscale_keepalive);
   if (hand_back_after < 0) return usage_error("--hand-back-after cannot be negative");
   s.hand_back_after = std::chrono::milliseconds(hand_back_after);
   if (database.empty()) database = env_or("CELERIAC_DATABASE_URL", "");

@@ -32,6 +32,7 @@ struct worker_settings {
   long max_memory_per_child_kib = 0;  // 0: no limit; resident set size, checked between tasks
   int autoscale_max = 0;           // 0: fixed pool of `concurrency` children
   int autoscale_min = 0;
+  std::chrono::seconds autoscale_keepalive{30};  // demand must stay lower this long before shrinking
   bool enable_test_tasks = false;  // celeriac.crash and friends
 
   // Time limits in seconds, the worker-wide defaults (message header and

@@ -186,6 +186,23 @@ def test_delayed_in_redis(env):
     check(not wrong, f"{len(wrong)} did not run exactly once: {list(wrong.items())[:5]}")
 
 
+def test_autoscale(env):
+    srv = env.redis()
+    r = srv.client()
+    w = env.worker(srv.url, concurrency=1, start=False,
+                   extra=["--autoscale", "4,1", "--autoscale-keepalive", "2"])
+    w.start(wait_children=True)
+    check(len(w.children()) == 1, f"starts with MIN children: {w.children()}")
+    sleeps = [make_message("celeriac.sleep", [1]) for _ in range(12)]
+    enqueue(r, [m for _, m in sleeps])
+    wait_until(lambda: len(w.children()) == 4, 10, what="the pool to grow to MAX")
+    ids = [i for i, _ in sleeps]
+    wait_until(lambda: all_done(r, ids), 30, what="the sleeps")
+    wait_until(lambda: len(w.children()) == 1, 30, what="the pool to shrink back to MIN")
+    check("autoscale: growing" in w.log() and "autoscale: shrinking" in w.log(), "both logged")
+    check("keeps dying" not in w.log() and "killed by signal" not in w.log(), "shrinking is not a crash")
+
+
 if __name__ == "__main__":
     run_suite("system_operations", [
         ("fair_dispatch", test_fair_dispatch),
@@ -196,4 +213,5 @@ if __name__ == "__main__":
         ("memory_recycling", test_memory_recycling),
         ("hard_time_limit", test_hard_time_limit),
         ("delayed_in_redis", test_delayed_in_redis),
+        ("autoscale", test_autoscale),
     ])
