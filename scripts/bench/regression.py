@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""The no-op drain rate of two celeriac binaries in the same run, on the
+same private Redis, alternating, so a change's cost is measured against a
+reference taken under the same noise. Prints a markdown section.
+
+  regression.py --before OLD_BINARY --after NEW_BINARY [-n 100000] [--rounds 3]
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import types
+
+import redis
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from throughput import Proc, free_port, run_celeriac  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--before", required=True)
+    ap.add_argument("--after", required=True)
+    ap.add_argument("-n", type=int, default=100000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--prefetch", type=int, default=1000)
+    ap.add_argument("--label", default="")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="celeriac-regression-")
+    port = free_port()
+    redis_proc = Proc(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", "",
+                       "--appendonly", "no"], os.path.join(tmp, "redis.log"))
+    url = f"redis://127.0.0.1:{port}/0"
+    rates = {}
+    try:
+        r = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                r.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        for results in (False, True):
+            for rnd in range(args.rounds):
+                for which, binary in (("before", args.before), ("after", args.after)):
+                    run_args = types.SimpleNamespace(celeriac=binary, prefetch=args.prefetch)
+                    rate = run_celeriac(run_args, r, url, tmp, args.n, results)
+                    rates.setdefault((which, results), []).append(rate)
+                    print(f"  round {rnd + 1} {which:6} results {'on ' if results else 'off'}: {rate:,.0f} tasks/s",
+                          file=sys.stderr, flush=True)
+    finally:
+        redis_proc.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"## Before/after {args.label}(scripts/bench-regression)\n")
+    print(f"Measured {time.strftime('%Y-%m-%d')}: `celeriac.noop` drained by `-c 2 --prefetch-multiplier "
+          f"{args.prefetch}`, {args.n} tasks per run, the two binaries alternating on one private Redis, "
+          f"{args.rounds} rounds each; medians.\n")
+    print("| results | before (tasks/s) | after (tasks/s) | change |")
+    print("|---|---|---|---|")
+    for results in (False, True):
+        b = statistics.median(rates[("before", results)])
+        a = statistics.median(rates[("after", results)])
+        print(f"| {'on' if results else 'off'} | {b:,.0f} | {a:,.0f} | {100 * (a / b - 1):+.1f}% |")
+    print()
+
+
+if __name__ == "__main__":
+    main()
