@@ -149,6 +149,40 @@ keep(log, amounts, sum, window_ms)
 return 'recorded'
 )lua";
 
+// GCRA (the generic cell rate algorithm): one number per limit, the time
+// the next run's slot starts. Standalone (no prelude): every admission runs
+// it, so it defines nothing it does not use.
+constexpr const char* admit_body = R"lua(
+local key = KEYS[1]
+local interval, tolerance, runs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+-- How far the next slot lies ahead of now. Times are whole µs (the TAT is
+-- rounded up when stored), so this difference is exact.
+local ahead = (tonumber(redis.call('GET', key)) or now) - now
+if ahead < 0 then ahead = 0 end
+-- No admission under this pacing leaves the TAT further ahead than this;
+-- a TAT beyond it was set under a slower limit since changed, which must
+-- not hold back the new one.
+if ahead > tolerance + interval then ahead = tolerance + interval end
+-- Float rounding of tolerance / interval must not refuse a slot that
+-- starts exactly now.
+local slack = 1e-6
+local admitted = 0
+if ahead - tolerance <= slack then
+  admitted = math.min(runs, math.floor((tolerance - ahead + slack) / interval) + 1)
+end
+if admitted > 0 then
+  -- Rounded up: a slot never starts before its exact time.
+  ahead = math.ceil(ahead + admitted * interval)
+  -- Once the TAT has passed, a missing key means the same: let it go.
+  redis.call('SET', key, string.format('%.0f', now + ahead), 'PX', math.ceil(ahead / 1000) + 1000)
+end
+local wait = ahead - tolerance
+if wait < 0 then wait = 0 end
+return {admitted, math.ceil(wait), now}
+)lua";
+
 }  // namespace
 
 const redis::script& charge() {
@@ -158,6 +192,11 @@ const redis::script& charge() {
 
 const redis::script& adjust() {
   static const redis::script s{std::string(prelude) + adjust_body};
+  return s;
+}
+
+const redis::script& admit() {
+  static const redis::script s{admit_body};
   return s;
 }
 

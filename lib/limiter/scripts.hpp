@@ -1,6 +1,6 @@
 #pragma once
-// The two Lua scripts behind lib/limiter; their KEYS and ARGV are built by
-// charge_call.hpp. Each runs atomically in Redis and reads the time with
+// The Lua scripts behind lib/limiter; their KEYS and ARGV are built by
+// charge_call.hpp and pacing.hpp. Each runs atomically in Redis and reads the time with
 // TIME (Redis 7 replicates a script's effects, so that is allowed).
 
 #include "redis/script.hpp"
@@ -22,5 +22,14 @@ const redis::script& charge();
 // positive: it is recorded as a new entry at the current time) or "gone"
 // (it had left the window and the correction gives back: nothing to do).
 const redis::script& adjust();
+
+// GCRA admission of task runs (admission.hpp). KEYS[1]: the limit's key,
+// a string holding its theoretical arrival time (TAT, Redis µs). ARGV: the
+// interval and the tolerance in µs (pacing), the number of runs asking.
+// Admits the runs whose slots (TAT, TAT + interval, ...) start no later
+// than now + tolerance, up to the number asking, and moves the TAT past
+// them. Returns {runs admitted, µs until the next run could be (0: now),
+// the Redis time of the decision in µs}.
+const redis::script& admit();
 
 }  // namespace celeriac::limiter::scripts
