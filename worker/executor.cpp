@@ -1,6 +1,10 @@
 #include "worker/executor.hpp"
 
+#include <fmt/format.h>
+
 #include "app/task_error.hpp"
+#include "json/dump.hpp"
+#include "worker/time_limits.hpp"
 
 namespace celeriac::worker {
 
@@ -49,6 +53,27 @@ void executor::shutdown() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::optional<std::chrono::steady_clock::time_point> executor::running_since() const noexcept {
+  const auto ticks = started_ticks_.load(std::memory_order_relaxed);
+  if (ticks == no_time) return std::nullopt;
+  return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ticks));
+}
+
+std::optional<std::chrono::steady_clock::time_point> executor::running_hard_deadline() const noexcept {
+  const auto ticks = hard_deadline_ticks_.load(std::memory_order_relaxed);
+  if (ticks == no_time) return std::nullopt;
+  return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ticks));
+}
+
+bool executor::request_stop_current(std::uint64_t seq) {
+  // Under the queue's lock: the loop settles whether a job was terminated
+  // under the same lock, as it marks the job finished.
+  std::lock_guard lock(mu_);
+  if (seq == 0 || running_.load() != seq) return false;
+  terminate_seq_.store(seq, std::memory_order_relaxed);
+  return true;
+}
+
 void executor::loop() {
   // Outcomes are handed over once this many have piled up, or as soon as
   // no job is waiting.
@@ -68,39 +93,101 @@ void executor::loop() {
     queue_.pop_front();
     running_ = j.seq;
     lock.unlock();
+    // The one clock read of a job's start: deadlines, runtime and
+    // running_since() all count from it.
+    const auto start = std::chrono::steady_clock::now();
+    mark_started(j, start);
     if (on_start_) on_start_(j);
-    done.push_back(run_one(j));
+    outcome o = run_one(j, start);
     if (on_end_) on_end_(j);
-    if (done.size() >= max_batch) on_done_(std::exchange(done, {}));
     lock.lock();
-    running_ = 0;
+    running_ = 0;  // from here request_stop_current(j.seq) is refused
+    mark_idle();
+    if (terminate_seq_.load(std::memory_order_relaxed) == j.seq) mark_terminated(o);
+    done.push_back(std::move(o));
+    if (done.size() >= max_batch) {
+      lock.unlock();
+      on_done_(std::exchange(done, {}));
+      lock.lock();
+    }
   }
 }
 
-outcome executor::run_one(job& j) {
+void executor::mark_started(job& j, std::chrono::steady_clock::time_point start) {
+  j.hard_deadline = deadline_after(start, j.hard_limit);
+  j.soft_deadline = deadline_after(start, j.soft_limit);
+  hard_deadline_ticks_.store(j.hard_deadline ? j.hard_deadline->time_since_epoch().count() : no_time,
+                             std::memory_order_relaxed);
+  started_ticks_.store(start.time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+void executor::mark_idle() noexcept {
+  started_ticks_.store(no_time, std::memory_order_relaxed);
+  hard_deadline_ticks_.store(no_time, std::memory_order_relaxed);
+}
+
+void executor::mark_terminated(outcome& o) {
+  // Celery's terminate ends the run whatever the task was doing; what the
+  // task returned or threw after being told is not its result.
+  // A task that stopped at a checkpoint() keeps its own text.
+  if (o.what != outcome::kind::failure || o.exc_type != "Terminated") o.message = "revoked with terminate while running";
+  o.what = outcome::kind::failure;
+  o.exc_type = "Terminated";
+  o.exc_module = "billiard.exceptions";
+  o.exc_args.reset();
+  o.result = nullptr;
+  o.bad_arguments = false;
+  o.follow_ups.clear();
+  o.terminated = true;
+}
+
+namespace {
+
+void fail_with(outcome& o, const app::task_error& e) {
+  o.what = outcome::kind::failure;
+  o.exc_type = e.exc_type();
+  o.exc_module = e.exc_module();
+  o.message = e.what();
+}
+
+// SoftTimeLimitExceeded() as Celery stores it: no args.
+void fail_soft_limit(outcome& o, const app::soft_time_limit_exceeded& e) {
+  fail_with(o, e);
+  o.exc_args = json::array{};
+}
+
+}  // namespace
+
+outcome executor::run_one(job& j, std::chrono::steady_clock::time_point start) {
   outcome o;
   o.seq = j.seq;
-  app::task_context ctx(j.request, progress_, &stop_flag_);
-  auto start = std::chrono::steady_clock::now();
+  const app::run_limits limits{j.soft_deadline, j.soft_limit.value_or(0), &terminate_seq_, j.seq};
+  app::task_context ctx(j.request, progress_, &stop_flag_, limits);
   try {
     o.result = j.task->fn(ctx, j.args, j.kwargs);
-    o.what = outcome::kind::success;
-    o.follow_ups = ctx.take_follow_ups();
+    if (ctx.overran_soft_limit_untold()) {
+      // It never learnt of its soft limit, so it did not stop by itself:
+      // Celery's exception would have ended it at the deadline.
+      o.result = nullptr;
+      fail_soft_limit(o, app::soft_time_limit_exceeded(fmt::format(
+                             "soft time limit ({}s) exceeded: the task returned after it without having been told "
+                             "(it never asked should_stop()); its result is dropped",
+                             json::dump(json::value(*j.soft_limit)))));
+    } else {
+      o.what = outcome::kind::success;
+      o.follow_ups = ctx.take_follow_ups();
+    }
   } catch (const app::retry_request& r) {
     o.what = outcome::kind::retry;
     o.retry_countdown = r.countdown;
     o.message = r.reason.empty() ? "Retry requested" : r.reason;
   } catch (const app::argument_error& e) {
-    o.what = outcome::kind::failure;
-    o.exc_type = e.exc_type();
-    o.exc_module = e.exc_module();
-    o.message = e.what();
+    fail_with(o, e);
     o.bad_arguments = true;
+  } catch (const app::soft_time_limit_exceeded& e) {
+    fail_soft_limit(o, e);
   } catch (const app::task_error& e) {
-    o.what = outcome::kind::failure;
-    o.exc_type = e.exc_type();
-    o.exc_module = e.exc_module();
-    o.message = e.what();
+    fail_with(o, e);
   } catch (const std::exception& e) {
     o.what = outcome::kind::failure;
     o.exc_type = "Exception";
@@ -114,6 +201,15 @@ outcome executor::run_one(job& j) {
   }
   o.runtime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return o;
+}
+
+celery::result_meta failure_meta_of(std::string task_id, const outcome& o, std::optional<std::string> traceback,
+                                    celery::meta_context ctx) {
+  if (o.exc_args)
+    return failure_meta_with_args(std::move(task_id), o.exc_type, *o.exc_args, o.exc_module, std::move(traceback),
+                                  std::move(ctx));
+  return celery::failure_meta(std::move(task_id), o.exc_type, o.message, o.exc_module, std::move(traceback),
+                              std::move(ctx));
 }
 
 }  // namespace celeriac::worker

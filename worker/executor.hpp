@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "app/task_registry.hpp"
+#include "celery/result_meta.hpp"
 #include "json/value.hpp"
 
 namespace celeriac::worker {
@@ -31,6 +33,10 @@ struct job {
   // enforces the hard one, the task context exposes the soft one.
   std::optional<double> hard_limit;
   std::optional<double> soft_limit;
+  // Set by the executor when the job starts (limits count from the start
+  // of the run, as Celery's), so the start callback can read them.
+  std::optional<std::chrono::steady_clock::time_point> hard_deadline;
+  std::optional<std::chrono::steady_clock::time_point> soft_deadline;
   const app::task_definition* task = nullptr;
   app::task_request request;
   json::array args;
@@ -49,7 +55,19 @@ struct outcome {
   double runtime_seconds = 0;
   bool bad_arguments = false;     // failure: the arguments did not fit the task
   std::vector<app::follow_up_task> follow_ups;  // success: messages to send with the result
+  // failure: the exception's args as Celery stores them in exc_message,
+  // when they are not just [message] (SoftTimeLimitExceeded() has none).
+  std::optional<json::array> exc_args;
+  // failure: request_stop_current() asked this job to stop (revoke with
+  // terminate); Celery reports such a task REVOKED, reason "terminated",
+  // whatever the task did after.
+  bool terminated = false;
 };
+
+// The FAILURE meta Celery would store for a failed outcome: exc_type,
+// exc_module and exc_message = exc_args, or [message] when it has none.
+celery::result_meta failure_meta_of(std::string task_id, const outcome& o, std::optional<std::string> traceback,
+                                    celery::meta_context ctx);
 
 class executor {
 public:
@@ -87,15 +105,31 @@ public:
   // Seq of the job running now, or 0.
   std::uint64_t running() const noexcept { return running_.load(); }
 
-  // Tells running tasks to stop early (task_context::should_stop()).
+  // When the running job started, and its hard deadline; nullopt when idle
+  // (or, for the deadline, when it has no hard limit). Any thread.
+  std::optional<std::chrono::steady_clock::time_point> running_since() const noexcept;
+  std::optional<std::chrono::steady_clock::time_point> running_hard_deadline() const noexcept;
+
+  // Tells running tasks to stop early (task_context::should_stop()): a
+  // cold shutdown.
   void request_stop() noexcept { stop_flag_ = true; }
+
+  // Tells job seq, if it is the one running now, to stop early (revoke
+  // with terminate): its should_stop() turns true, checkpoint() throws
+  // task_terminated, and its outcome is marked terminated however it ends.
+  // Returns false when seq is not running (finished, or not started: the
+  // caller revokes it otherwise). Any thread.
+  bool request_stop_current(std::uint64_t seq);
 
   // Finishes the running job, drops the queue, and joins the thread.
   void shutdown();
 
 private:
   void loop();
-  outcome run_one(job& j);
+  void mark_started(job& j, std::chrono::steady_clock::time_point start);
+  void mark_idle() noexcept;
+  static void mark_terminated(outcome& o);
+  outcome run_one(job& j, std::chrono::steady_clock::time_point start);
 
   done_callback on_done_;
   start_callback on_start_;
@@ -107,6 +141,15 @@ private:
   bool closing_ = false;
   std::atomic<std::uint64_t> running_{0};
   std::atomic<bool> stop_flag_{false};
+  // The seq request_stop_current() named (0: none): the running task's
+  // context compares it with its own.
+  std::atomic<std::uint64_t> terminate_seq_{0};
+  // The running job's start and hard deadline as steady_clock ticks since
+  // its epoch, no_time when idle or unlimited: atomics, so the io thread
+  // reads them without the queue's lock.
+  static constexpr std::chrono::steady_clock::rep no_time = std::numeric_limits<std::chrono::steady_clock::rep>::min();
+  std::atomic<std::chrono::steady_clock::rep> started_ticks_{no_time};
+  std::atomic<std::chrono::steady_clock::rep> hard_deadline_ticks_{no_time};
   std::thread thread_;
 };
 

@@ -39,6 +39,27 @@ public:
 };
 inline argument_error type_error(const std::string& message) { return argument_error(message); }
 
+// The task ran past its soft time limit: Celery's
+// billiard.exceptions.SoftTimeLimitExceeded. task_context throws it from
+// checkpoint(), and from progress() to a task that never asked
+// should_stop(); a task that stopped at a safe point after should_stop()
+// may throw it itself (csv_import does once its chunk is committed). The
+// text is for logs and celeriac_jobs; the Celery result carries no args,
+// as SoftTimeLimitExceeded() has none.
+class soft_time_limit_exceeded : public task_error {
+public:
+  explicit soft_time_limit_exceeded(const std::string& detail)
+      : task_error("SoftTimeLimitExceeded", detail, "billiard.exceptions") {}
+};
+
+// The worker asked the task to stop (a revoke with --terminate, or a cold
+// shutdown) and checkpoint() saw it: billiard.exceptions.Terminated. The
+// worker reports a terminated task as REVOKED, as Celery does.
+class task_terminated : public task_error {
+public:
+  explicit task_terminated(const std::string& detail) : task_error("Terminated", detail, "billiard.exceptions") {}
+};
+
 // Thrown by task_context::retry(): not a failure. The worker re-publishes
 // the message with retries+1 and an eta, stores RETRY, and acks.
 struct retry_request {

@@ -43,3 +43,27 @@ TEST_CASE("zero or negative limits count as none, as Celery's falsy check") {
   CHECK_FALSE(r.hard);
   CHECK_FALSE(r.soft);
 }
+
+TEST_CASE("a soft limit at or above the hard one is kept: it just never fires before the hard one") {
+  auto r = worker::resolve_time_limits(message(2, 5), {}, {});
+  CHECK(*r.hard == 2);
+  CHECK(*r.soft == 5);
+}
+
+TEST_CASE("deadlines count from the start of the run") {
+  const auto start = std::chrono::steady_clock::time_point(std::chrono::seconds(1000));
+  CHECK(*worker::deadline_after(start, 2.5) == start + std::chrono::milliseconds(2500));
+  CHECK_FALSE(worker::deadline_after(start, std::nullopt));
+  CHECK_FALSE(worker::deadline_after(start, 0.0));
+  // Centuries are cut to decades instead of overflowing the clock.
+  CHECK(*worker::deadline_after(start, 1e300) > start + std::chrono::hours(24 * 365 * 30));
+}
+
+TEST_CASE("TimeLimitExceeded is stored as Celery stores it: the seconds as a number") {
+  celery::meta_context ctx;
+  ctx.date_done = util::wall_time{};
+  const std::string text = celery::encode_result_meta(worker::time_limit_exceeded_meta("id-1", 5, std::nullopt, ctx));
+  CHECK(text.find(R"("result": {"exc_type": "TimeLimitExceeded", "exc_message": [5.0], )"
+                  R"("exc_module": "billiard.exceptions"})") != std::string::npos);
+  CHECK(text.find(R"("status": "FAILURE")") != std::string::npos);
+}
