@@ -21,6 +21,9 @@ constexpr const char* usage =
     "  migrate   create or update celeriac's tables in PostgreSQL\n"
     "  status    show a job's state and progress (--watch: a live progress bar)\n"
     "  jobs      list recent jobs and their states\n"
+    "  queues    waiting, unacked and delayed messages per queue, and the dead-letter count\n"
+    "  purge     delete the waiting messages of queues (asks first)\n"
+    "  dead      the dead-letter list: list, requeue, purge\n"
     "  version   print the version\n"
     "\n"
     "Run 'celeriac COMMAND --help' for a command's options.\n";
@@ -48,6 +51,9 @@ int main(int argc, char** argv) {
   if (cmd == "migrate") return celeriac::cli::migrate_command(argc - 1, argv + 1);
   if (cmd == "status") return celeriac::cli::status_command(argc - 1, argv + 1);
   if (cmd == "jobs") return celeriac::cli::jobs_command(argc - 1, argv + 1);
+  if (cmd == "queues") return celeriac::cli::queues_command(argc - 1, argv + 1);
+  if (cmd == "purge") return celeriac::cli::purge_command(argc - 1, argv + 1);
+  if (cmd == "dead") return celeriac::cli::dead_command(argc - 1, argv + 1);
   std::cerr << "celeriac: unknown command '" << cmd << "'\n\n" << usage;
   return celeriac::cli::exit_usage;
 }

@@ -10,5 +10,8 @@ int migrate_command(int argc, char** argv);  // worker/migrate_command.cpp
 int status_command(int argc, char** argv);   // worker/status_command.cpp
 int jobs_command(int argc, char** argv);     // worker/jobs_command.cpp
 int beat_command(int argc, char** argv);   // scheduler/beat_command.cpp
+int dead_command(int argc, char** argv);     // worker/dead_command.cpp
+int purge_command(int argc, char** argv);    // worker/purge_command.cpp
+int queues_command(int argc, char** argv);   // worker/queues_command.cpp
 
 }  // namespace celeriac::cli
