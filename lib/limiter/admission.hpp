@@ -17,8 +17,10 @@
 //   auto a = co_await limiter::async_admit(conn, lim);
 //   if (!a.admitted) defer the run by a.retry_after (to Redis's delayed set)
 //
-// A refused call changes nothing in Redis; an admitted run holds its slot
-// whether or not it then runs. Each call is one EVALSHA (loaded again after
+// A refused call changes nothing in Redis (unless the limit was made
+// faster since the last admission: the new pacing then starts as if a run
+// had just been admitted, instead of waiting out the old one); an admitted
+// run holds its slot whether or not it then runs. Each call is one EVALSHA (loaded again after
 // NOSCRIPT) on `conn`, used from its executor. Redis errors throw like
 // redis::async_exec, a script error std::runtime_error, a malformed limit
 // or burst std::invalid_argument before anything is sent.

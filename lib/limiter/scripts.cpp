@@ -161,10 +161,18 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- rounded up when stored), so this difference is exact.
 local ahead = (tonumber(redis.call('GET', key)) or now) - now
 if ahead < 0 then ahead = 0 end
--- No admission under this pacing leaves the TAT further ahead than this;
--- a TAT beyond it was set under a slower limit since changed, which must
--- not hold back the new one.
-if ahead > tolerance + interval then ahead = tolerance + interval end
+local function store(a)
+  -- Once the TAT has passed, a missing key means the same: let it go.
+  redis.call('SET', key, string.format('%.0f', now + a), 'PX', math.ceil(a / 1000) + 1000)
+end
+-- No admission under this pacing leaves the TAT further ahead than this
+-- (plus 1 µs of rounding up); a TAT beyond it was set under a slower limit
+-- since changed, which must not hold back the new one: start the new
+-- pacing as if a run had just been admitted.
+if ahead > tolerance + interval + 1 then
+  ahead = math.ceil(tolerance + interval)
+  store(ahead)
+end
 -- Float rounding of tolerance / interval must not refuse a slot that
 -- starts exactly now.
 local slack = 1e-6
@@ -175,8 +183,7 @@ end
 if admitted > 0 then
   -- Rounded up: a slot never starts before its exact time.
   ahead = math.ceil(ahead + admitted * interval)
-  -- Once the TAT has passed, a missing key means the same: let it go.
-  redis.call('SET', key, string.format('%.0f', now + ahead), 'PX', math.ceil(ahead / 1000) + 1000)
+  store(ahead)
 end
 local wait = ahead - tolerance
 if wait < 0 then wait = 0 end

@@ -28,7 +28,8 @@ const redis::script& adjust();
 // interval and the tolerance in µs (pacing), the number of runs asking.
 // Admits the runs whose slots (TAT, TAT + interval, ...) start no later
 // than now + tolerance, up to the number asking, and moves the TAT past
-// them. Returns {runs admitted, µs until the next run could be (0: now),
+// them (a TAT further ahead than this pacing allows, left by a slower
+// limit, is first brought back to one interval past the tolerance). Returns {runs admitted, µs until the next run could be (0: now),
 // the Redis time of the decision in µs}.
 const redis::script& admit();
 

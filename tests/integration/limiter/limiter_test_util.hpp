@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <exception>
 #include <functional>
 #include <string>
@@ -40,6 +41,18 @@ inline void run_on_redis(const std::string& url,
   io.run();
   REQUIRE_MESSAGE(done, "the test coroutine never finished");
   if (error) std::rethrow_exception(error);
+}
+
+// The largest number of `times` (sorted, in seconds) inside one window
+// [t, t + width) that starts at any of them; windows starting elsewhere
+// hold no more than the one starting at their first time.
+inline std::size_t busiest_window(const std::vector<double>& times, double width) {
+  std::size_t worst = 0;
+  for (std::size_t first = 0, end = 0; first < times.size(); ++first) {
+    while (end < times.size() && times[end] < times[first] + width) ++end;
+    worst = std::max(worst, end - first);
+  }
+  return worst;
 }
 
 inline limiter::decision try_charge(const std::string& url, std::vector<limiter::charge> charges) {

@@ -20,18 +20,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-// The largest number of `times` (sorted, in seconds) inside one window
-// [t, t + width) that starts at any of them; windows starting elsewhere
-// hold no more than the one starting at their first time.
-std::size_t busiest_window(const std::vector<double>& times, double width) {
-  std::size_t worst = 0;
-  for (std::size_t first = 0, end = 0; first < times.size(); ++first) {
-    while (end < times.size() && times[end] < times[first] + width) ++end;
-    worst = std::max(worst, end - first);
-  }
-  return worst;
-}
-
 double seconds_of_time_reply(const resp::value& reply) {
   auto parts = reply.elements().value();
   return std::stod(std::string(parts[0].as_string().value())) +
@@ -90,11 +78,11 @@ TEST_CASE("four clients at once never exceed the limit in any window, and nearly
   std::sort(seen_after.begin(), seen_after.end());
 
   // Exact: the times the script recorded, against the full window.
-  const std::size_t exact_worst = busiest_window(granted_at, window_s);
+  const std::size_t exact_worst = test::busiest_window(granted_at, window_s);
   CHECK(exact_worst <= per_window);
   // Independent of the script's own clock readings: TIME read after each
   // grant is late by one round trip, so look at windows 50 ms shorter.
-  const std::size_t seen_worst = busiest_window(seen_after, window_s - 0.05);
+  const std::size_t seen_worst = test::busiest_window(seen_after, window_s - 0.05);
   CHECK(seen_worst <= per_window);
 
   // At most 25 in each of [0, 2), [2, 4), [4, 6) s of the run: 75.
