@@ -26,14 +26,15 @@ return {waiting, delayed}
 
 // An entry is json.dumps([envelope, exchange, routing_key]): the routing
 // key is the last string, read from the tail without decoding the
-// envelope; cjson only for a key with escapes in it.
+// envelope. Inside a JSON string every quote is escaped, so a quote after
+// ", " opens the last element; a key with escapes in it goes to cjson.
 const redis::script count_unacked_step{R"lua(
 local r = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
 local items = r[2]
 local counts, order = {}, {}
 for i = 2, #items, 2 do
   local v = items[i]
-  local rk = string.match(v, '"([^"\\]*)"%s*%]%s*$')
+  local rk = string.match(v, ',%s*"([^"\\]*)"%s*%]%s*$')
   if not rk then
     local ok, t = pcall(cjson.decode, v)
     rk = (ok and type(t) == 'table' and type(t[3]) == 'string') and t[3] or ''
