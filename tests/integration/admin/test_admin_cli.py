@@ -229,11 +229,11 @@ def test_requeue_runs_on_a_worker(env):
     w1 = env.worker(r.url, name="plain")
     task_id, msg = make_message("celeriac.spin", args=[0])
     enqueue(c, [msg])
-    wait_until(lambda: c.llen(DEAD) == 1, 20, what="the unknown task dead-lettered")
+    wait_until(lambda: c.llen(DEAD) == 1 and (get_meta(c, task_id) or {}).get("status") == "FAILURE", 20,
+               what="the unknown task dead-lettered with a FAILURE result")
     w1.stop()
     listing = celeriac(r, "dead", "list")
     check("unknown_task" in listing.stdout and f"celeriac.spin[{task_id}]" in listing.stdout, listing.stdout)
-    check((get_meta(c, task_id) or {}).get("status") == "FAILURE", "the refusal stored a FAILURE")
     back = celeriac(r, "dead", "requeue", "--id", task_id)
     check(back.returncode == 0, back.stdout + back.stderr)
     env.worker(r.url, name="testing", extra=["--enable-test-tasks"])
