@@ -48,9 +48,12 @@ json::value sleep(task_context& ctx, const json::array& args, const json::object
   double seconds = a.number(0);
   if (!(seconds >= 0) || seconds > 86400.0)
     throw app::task_error("ValueError", "sleep length must be between 0 and 86400 seconds");
-  // Sleep in slices so a cold shutdown is not held up by a long sleep.
+  // Sleep in slices so a cold shutdown is not held up by a long sleep, and
+  // a soft time limit or a revoke ends it as they end Python's time.sleep
+  // (SoftTimeLimitExceeded, REVOKED).
   auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(std::llround(seconds * 1e6));
-  while (std::chrono::steady_clock::now() < until && !ctx.should_stop()) {
+  while (std::chrono::steady_clock::now() < until) {
+    ctx.checkpoint();
     auto left = until - std::chrono::steady_clock::now();
     std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(50)));
   }

@@ -50,7 +50,7 @@ int call_command(int argc, char** argv) {
       "stderr), 2 on timeout.\n\n"
       "Options");
   std::string name, args_text, kwargs_text, queue, eta, broker, backend;
-  double countdown = -1, expires = -1, timeout = 30;
+  double countdown = -1, expires = -1, timeout = 30, time_limit = 0, soft_time_limit = 0;
   int priority = 0;
   // clang-format off
   opts.add_options()
@@ -63,6 +63,10 @@ int call_command(int argc, char** argv) {
     ("eta", po::value(&eta), "run no earlier than this ISO-8601 time (e.g. 2026-11-22T10:00:00+00:00)")
     ("expires", po::value(&expires), "seconds after which the task is revoked instead of run")
     ("priority", po::value(&priority)->default_value(0), "0-9; with Redis a LOWER number is served first")
+    ("time-limit", po::value(&time_limit), "hard time limit in seconds for this call (header timelimit[0], as "
+                                           "apply_async(time_limit=) sends): past it the worker kills the run")
+    ("soft-time-limit", po::value(&soft_time_limit), "soft time limit in seconds for this call (timelimit[1]): past "
+                                                     "it the task is told to stop")
     ("wait", "wait for the result and print it as JSON")
     ("timeout", po::value(&timeout)->default_value(30), "seconds --wait waits")
     ("broker,b", po::value(&broker), "broker URL (env CELERIAC_BROKER_URL; default redis://127.0.0.1:6379/0)")
@@ -92,6 +96,14 @@ int call_command(int argc, char** argv) {
     options.eta = *t;
   }
   if (vm.count("expires")) options.expires_in = expires;
+  if (vm.count("time-limit")) {
+    if (!(time_limit > 0)) return usage_error("--time-limit must be a positive number of seconds");
+    options.time_limit = time_limit;
+  }
+  if (vm.count("soft-time-limit")) {
+    if (!(soft_time_limit > 0)) return usage_error("--soft-time-limit must be a positive number of seconds");
+    options.soft_time_limit = soft_time_limit;
+  }
   options.priority = priority;
 
   if (broker.empty()) broker = env_or("CELERIAC_BROKER_URL", default_broker_url);

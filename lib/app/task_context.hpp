@@ -61,7 +61,7 @@ enum class stop_cause {
 // soft deadline and the executor's "stop job N" request. Set by the
 // executor for each job; the default stops nothing.
 struct run_limits {
-  std::optional<std::chrono::steady_clock::time_point> soft_deadline;
+  std::optional<std::chrono::steady_clock::time_point> soft_deadline = std::nullopt;
   double soft_limit_seconds = 0;  // for messages
   // The run stops once *terminate_seq == seq (seq 0: never).
   const std::atomic<std::uint64_t>* terminate_seq = nullptr;

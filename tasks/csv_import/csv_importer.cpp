@@ -105,8 +105,8 @@ import_summary importer::run() {
       open_reader_(cp);
       for (;;) {
         if (stop_requested_())
-          throw import_stopped(fmt::format("celeriac.csv_import: stopped at line {} (the worker is shutting down); a "
-                                           "new delivery resumes there",
+          throw import_stopped(fmt::format("celeriac.csv_import: stopped at line {} as asked (soft time limit, "
+                                           "revoke or shutdown); a new delivery resumes there",
                                            cp.line_number));
         check_file_(identity_);
         const chunk_result r = loader_.load(*db_, *reader_, cp);
@@ -231,7 +231,7 @@ void importer::pause_(milliseconds how_long) const {
   const auto until = steady::now() + how_long;
   while (steady::now() < until) {
     if (stop_requested_())
-      throw import_stopped("celeriac.csv_import: stopped while waiting for the database (the worker is shutting down)");
+      throw import_stopped("celeriac.csv_import: stopped as asked while waiting for the database");
     std::this_thread::sleep_for(std::min<steady::duration>(until - steady::now(), milliseconds(50)));
   }
 }

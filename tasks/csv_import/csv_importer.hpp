@@ -55,6 +55,9 @@ struct importer_config {
   std::function<void(const import_progress&)> on_progress;
   // Polled between chunks (and while waiting to reconnect); true stops the
   // import with import_stopped. Work up to the last commit stays done.
+  // on_progress may also throw to stop the import (the task context does
+  // past a soft time limit): it is called only where the table and the
+  // checkpoint agree (after reading it, after each commit).
   std::function<bool()> should_stop;
   // Test hook: called after each chunk this call commits.
   std::function<void(const import_summary&)> after_commit;

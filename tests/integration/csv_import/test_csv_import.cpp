@@ -8,8 +8,12 @@
 #include <chrono>
 #include <thread>
 
+#include "app/task_context.hpp"
 #include "app/task_error.hpp"
+#include "app/task_registry.hpp"
+#include "app/task_resources.hpp"
 #include "import_test_util.hpp"
+#include "tasks/csv_import/csv_import_task.hpp"
 
 using namespace celeriac;
 using test::count;
@@ -281,6 +285,72 @@ TEST_CASE("upsert without a unique index on the key fails before reading, saying
                        doctest::Contains("needs a unique index or constraint on exactly (merchant_name)"),
                        app::task_error);
   CHECK(count(url, "SELECT count(*) FROM llm_mappings") == 0);
+}
+
+TEST_CASE("the task asked to stop (soft limit, revoke) stops at a chunk boundary; the same id finishes the job") {
+  auto& server = test::shared_pg_server();
+  const std::string url = test::migrated_database(server, "csv_stop");
+  test::upload_dir dir;
+  const auto f = test::generate({.records = 20'000, .bad_every = 50, .forbidden = false});
+  dir.write("s.csv", f.content);
+  app::task_resources resources;
+  resources.database_url = url;
+  resources.upload_dir = dir.path().string();
+  app::set_process_task_resources(resources);
+  app::task_registry registry;
+  tasks::register_csv_import_task(registry);
+  const app::task_definition* task = registry.find(tasks::csv_import_task_name);
+  REQUIRE(task);
+  const json::object kwargs{{"path", "s.csv"}, {"profile", "llm_mappings"}, {"chunk_rows", 1000}};
+  const std::atomic<bool> no_shutdown{false};
+  app::task_request request;
+  request.id = "stop-1";
+  request.name = tasks::csv_import_task_name;
+  auto committed = [&] { return count(url, "SELECT count(*) FROM llm_mappings"); };
+  auto checkpoint_rows = [&] {
+    return count(url, "SELECT rows_done FROM celeriac_import_checkpoints WHERE task_id = 'stop-1'");
+  };
+
+  // Soft limit: the 4th report (3 chunks committed) is slow enough to
+  // cross the deadline, so progress() ends the run right after a commit.
+  int reports = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  app::run_limits soft{.soft_deadline = deadline, .soft_limit_seconds = 1.5};
+  app::task_context slow(request, [&](const app::task_request&, const app::progress_report&) {
+    if (++reports == 4) std::this_thread::sleep_until(deadline + std::chrono::milliseconds(1));
+  }, &no_shutdown, soft);
+  try {
+    task->fn(slow, {}, kwargs);
+    FAIL("the import ran past its soft limit");
+  } catch (const app::soft_time_limit_exceeded& e) {
+    CHECK(std::string(e.what()).find("all committed") != std::string::npos);
+  }
+  const auto after_soft = committed();
+  CHECK(after_soft > 0);
+  CHECK(after_soft < static_cast<std::int64_t>(f.good_rows));
+  CHECK(checkpoint_rows() == after_soft);
+
+  // Revoke with terminate: should_stop() turns true between chunks and
+  // the import stops at the next boundary with Terminated.
+  std::atomic<std::uint64_t> terminate{0};
+  reports = 0;
+  app::task_context revoked(request, [&](const app::task_request&, const app::progress_report&) {
+    if (++reports == 3) terminate = 9;
+  }, &no_shutdown, app::run_limits{.terminate_seq = &terminate, .seq = 9});
+  CHECK_THROWS_AS(task->fn(revoked, {}, kwargs), app::task_terminated);
+  const auto after_revoke = committed();
+  CHECK(after_revoke > after_soft);
+  CHECK(after_revoke < static_cast<std::int64_t>(f.good_rows));
+  CHECK(checkpoint_rows() == after_revoke);
+
+  // The same task id without limits resumes and ends with every row once.
+  app::task_context free_run(request, nullptr, &no_shutdown);
+  const json::value summary = task->fn(free_run, {}, kwargs);
+  CHECK(summary.find("resumed")->as_bool());
+  CHECK(summary.find("rows_loaded")->as_integer() == static_cast<std::int64_t>(f.good_rows));
+  std::string why;
+  CHECK_MESSAGE(test::holds_exactly(url, f, why), why);
+  app::set_process_task_resources({});
 }
 
 TEST_CASE("past max_errors the job fails, keeping what it loaded and the errors it found") {
