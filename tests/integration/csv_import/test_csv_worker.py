@@ -11,6 +11,10 @@ and PostgreSQL, all real.
   from the checkpoint, and the table ends with every row exactly once.
 * postgres_restart: PostgreSQL is restarted mid-import; the job still
   finishes with every row exactly once.
+* soft_time_limit: Celery's send_task(soft_time_limit=1) stops the import
+  at a chunk boundary with SoftTimeLimitExceeded; the committed rows stay
+  (counted in celeriac_jobs), and the same task id sent again without a
+  limit resumes and ends with every row exactly once.
 * refused: a path outside the upload folder (.., absolute, symlink) and an
   explicit column spec for a table not on --import-tables fail with
   PermissionError, seen by the Celery client and in celeriac_jobs.
@@ -188,6 +192,42 @@ def test_refused(env):
     check(pg.scalar("SELECT count(*) FROM llm_mappings") == 0, "nothing loaded")
 
 
+def test_soft_time_limit(env):
+    pg = with_postgres(env)
+    migrate(pg, "--with-app-tables")
+    r = env.redis()
+    uploads, w = upload_env(env, pg, r)
+    rows = 600_000
+    write_csv(os.path.join(uploads, "big.csv"), rows)
+    kwargs = {"path": "big.csv", "profile": "llm_mappings", "chunk_rows": 2000}
+    app = celery_app(r.url)
+    res = app.send_task("celeriac.csv_import", kwargs=kwargs, soft_time_limit=1)
+    try:
+        res.get(timeout=120)
+        check(False, "the import finished within its 1 s soft limit: the file is too small for this machine")
+    except Exception as e:  # noqa: BLE001 - Celery rebuilds the worker's exception
+        check(type(e).__name__ == "SoftTimeLimitExceeded" and type(e).__module__ == "billiard.exceptions",
+              f"{type(e).__module__}.{type(e).__name__}: {e}")
+    done = pg.scalar("SELECT rows_done FROM celeriac_import_checkpoints WHERE task_id = %s", (res.id,))
+    loaded = pg.scalar("SELECT count(*) FROM llm_mappings")
+    log(f"stopped by the soft limit with {done} rows committed")
+    check(done and 0 < done < rows and loaded == done, f"checkpoint {done}, table {loaded}")
+    j = wait_state(pg, res.id, {"FAILURE"}, 20)
+    check("SoftTimeLimitExceeded" in j["error"] and "all committed" in j["error"], j["error"])
+    check(j["meta"]["rows_loaded"] == done, f"celeriac_jobs meta {j['meta']}, checkpoint {done}")
+    check("stopped at line" in w.log() and "Soft time limit (1.0s) exceeded" in w.log(), "the stop is logged")
+
+    # The same id again, without a limit; forget() drops the FAILURE, or
+    # get() would return it at once.
+    res.forget()
+    again = app.send_task("celeriac.csv_import", kwargs=kwargs, task_id=res.id)
+    summary = again.get(timeout=120)
+    log(f"summary of the second delivery: {summary}")
+    check(summary["resumed"] is True and summary["rows_loaded"] == rows, summary)
+    check_exactly_once(pg, rows, 0)
+    wait_state(pg, res.id, {"SUCCESS"}, 20)
+
+
 def collected(test):
     """Runs test, then frees Celery's result objects while Redis is still
     up (their finalizers talk to it)."""
@@ -203,4 +243,5 @@ if __name__ == "__main__":
     run_suite("csv_import", [("celery_client", collected(test_celery_client)),
                              ("kill_child", collected(test_kill_child)),
                              ("postgres_restart", collected(test_postgres_restart)),
-                             ("refused", collected(test_refused))])
+                             ("refused", collected(test_refused)),
+                             ("soft_time_limit", collected(test_soft_time_limit))])
