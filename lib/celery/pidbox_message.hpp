@@ -53,7 +53,7 @@ std::string pidbox_reply_binding_member(std::string_view oid);
 // routing key is the client's oid.
 struct reply_address {
   std::string exchange = std::string(pidbox_reply_exchange);
-  std::string routing_key;
+  std::string routing_key{};
   friend bool operator==(const reply_address&, const reply_address&) = default;
 };
 
@@ -86,12 +86,12 @@ struct control_request {
 
 // The reply of one node to one request.
 struct control_reply {
-  std::string node;           // the body is {"<node>": value}
-  json::value value;          // e.g. {"ok": "pong"}
-  std::optional<std::string> ticket;  // the request's ticket (headers.ticket)
-  std::int64_t clock = 0;     // headers.clock: the replier's Lamport clock
-  reply_address to;           // properties.delivery_info
-  std::string delivery_tag;   // properties.delivery_tag
+  std::string node{};                   // the body is {"<node>": value}
+  json::value value{};                  // e.g. {"ok": "pong"}
+  std::optional<std::string> ticket{};  // the request's ticket (headers.ticket)
+  std::int64_t clock = 0;               // headers.clock: the replier's Lamport clock
+  reply_address to{};                   // properties.delivery_info
+  std::string delivery_tag{};           // properties.delivery_tag
 };
 
 struct pidbox_error {

@@ -19,11 +19,11 @@ namespace celeriac::celery {
 inline constexpr std::string_view revoke_method = "revoke";
 
 struct revoke_arguments {
-  std::vector<std::string> task_ids;
+  std::vector<std::string> task_ids{};
   bool terminate = false;  // also signal the process running the task
   // The signal name as sent ("SIGTERM", "KILL", "9"...); nullopt means
   // Celery's default, SIGTERM. See signal_number().
-  std::optional<std::string> signal;
+  std::optional<std::string> signal{};
 };
 
 // Reads {"task_id": id | [ids], "terminate": bool, "signal": name | null}
