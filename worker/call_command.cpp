@@ -31,13 +31,17 @@ std::string describe_failure(const celery::result_meta& meta) {
   const json::value* type = r.find("exc_type");
   const json::value* message = r.find("exc_message");
   std::string text;
-  if (message && message->is_array() && !message->as_array().empty()) {
-    const auto& first = message->as_array().front();
-    text = first.is_string() ? first.as_string() : json::dump(first);
+  if (message && message->is_array()) {
+    // An exception without args (SoftTimeLimitExceeded()) has no text.
+    if (!message->as_array().empty()) {
+      const auto& first = message->as_array().front();
+      text = first.is_string() ? first.as_string() : json::dump(first);
+    }
   } else if (message) {
     text = message->is_string() ? message->as_string() : json::dump(*message);
   }
-  return fmt::format("{}: {}", type && type->is_string() ? type->as_string() : meta.status, text);
+  const std::string name = type && type->is_string() ? type->as_string() : meta.status;
+  return text.empty() ? name : fmt::format("{}: {}", name, text);
 }
 
 }  // namespace
