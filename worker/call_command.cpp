@@ -2,6 +2,7 @@
 // and, with --wait, prints its result as JSON.
 
 #include <iostream>
+#include <optional>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -100,14 +101,15 @@ int call_command(int argc, char** argv) {
     options.eta = *t;
   }
   if (vm.count("expires")) options.expires_in = expires;
-  if (vm.count("time-limit")) {
-    if (!(time_limit > 0)) return usage_error("--time-limit must be a positive number of seconds");
-    options.time_limit = time_limit;
-  }
-  if (vm.count("soft-time-limit")) {
-    if (!(soft_time_limit > 0)) return usage_error("--soft-time-limit must be a positive number of seconds");
-    options.soft_time_limit = soft_time_limit;
-  }
+  // A limit that is given must be positive: "no limit" is not giving it.
+  auto seconds_flag = [&](const char* flag, double value, std::optional<double>& out) -> std::optional<int> {
+    if (!vm.count(flag)) return std::nullopt;
+    if (!(value > 0)) return usage_error(fmt::format("--{} must be a positive number of seconds", flag));
+    out = value;
+    return std::nullopt;
+  };
+  if (auto bad = seconds_flag("time-limit", time_limit, options.time_limit)) return *bad;
+  if (auto bad = seconds_flag("soft-time-limit", soft_time_limit, options.soft_time_limit)) return *bad;
   options.priority = priority;
 
   if (broker.empty()) broker = env_or("CELERIAC_BROKER_URL", default_broker_url);
