@@ -24,6 +24,14 @@ using namespace detail;
 
 namespace {
 
+// The registration defaults (app::task_options::rate_limit) of every task.
+limiter::task_rate_map registered_rates(const app::task_registry& registry) {
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (const auto& name : registry.names())
+    if (const auto* t = registry.find(name); t && t->options.rate_limit) entries.emplace_back(name, *t->options.rate_limit);
+  return limiter::parse_task_rates(entries);
+}
+
 broker::transport_config transport_settings(const worker_settings& s) {
   broker::transport_config tc{s.queues, s.visibility_timeout};
   tc.held_key = s.held_key(static_cast<long>(::getpid()));
@@ -47,7 +55,9 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
       writer_wake_(io),
       eta_wake_(io),
       done_wake_(io),
-      dispatch_wake_(io) {
+      dispatch_wake_(io),
+      admission_wake_(io) {
+  rates_ = limiter::task_rates(limiter::parse_task_rates(settings_.rate_limits), registered_rates(registry_));
   watch_go_.expires_at(forever);
   if (settings_.result_backend && !settings_.results_on_broker()) {
     backend_conn_ = std::make_unique<redis::connection>(io.get_executor(), *settings_.result_backend);
@@ -67,11 +77,7 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
   // The slot is written on the executor thread, before and after each
   // task: the supervisor learns what runs without a syscall.
   executor::start_callback on_start = [this](const job& j) {
-    std::optional<steady_clock::time_point> hard_deadline;
-    if (j.hard_limit)
-      hard_deadline = steady_clock::now() + std::chrono::duration_cast<steady_clock::duration>(
-                                                std::chrono::duration<double>(*j.hard_limit));
-    slot_.mark_running(j.seq, j.delivery_tag, hard_deadline, j.hard_limit.value_or(0));
+    slot_.mark_running(j.seq, j.delivery_tag, j.hard_deadline, j.hard_limit.value_or(0));
     if (sink_ || settings_.acks_early) asio::post(io_, [this, seq = j.seq] { on_started(seq); });
   };
   app::task_context::progress_sink progress;
@@ -121,6 +127,8 @@ awaitable<int> consumer::async_run() {
   spawn(touch_loop(), "heartbeat");
   spawn(eta_loop(), "eta");
   spawn(fair_dispatch_loop(), "dispatch");
+  spawn(admission_loop(), "admission");
+  spawn(rates_loop(), "rate limits");
   if (index_ == 0) {
     spawn(restore_loop(), "restore");
     spawn(promote_loop(), "delayed");
@@ -145,7 +153,8 @@ void consumer::begin_shutdown(bool cold) {
     cold_ = true;
     executor_->request_stop();
   }
-  for (auto* t : {&fetch_wake_, &watch_go_, &writer_wake_, &eta_wake_, &done_wake_, &dispatch_wake_}) t->cancel();
+  for (auto* t : {&fetch_wake_, &watch_go_, &writer_wake_, &eta_wake_, &done_wake_, &dispatch_wake_, &admission_wake_})
+    t->cancel();
   // Messages to put back leave held_ now, synchronously: an outcome the
   // executor posts meanwhile then finds nothing to ack and cannot store a
   // result for a message that is already on its way back to the queue.

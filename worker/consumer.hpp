@@ -36,6 +36,7 @@
 #include "broker/kombu_transport.hpp"
 #include "celery/message_codec.hpp"
 #include "celery/task_message.hpp"
+#include "limiter/task_rates.hpp"
 #include "redis/connection.hpp"
 #include "worker/child_slots.hpp"
 #include "worker/executor.hpp"
@@ -71,6 +72,7 @@ private:
     const app::task_definition* task = nullptr;
     enum class phase { waiting_eta, ready, running } where = phase::ready;
     bool acked_early = false;  // --acks-early: acked when it started
+    bool admitted = false;     // passed its task's rate limit (or has none)
   };
   // A held message on its way to its queue's delayed set.
   struct deferral {
@@ -100,6 +102,11 @@ private:
   boost::asio::awaitable<void> restore_loop();
   boost::asio::awaitable<void> eta_loop();
   boost::asio::awaitable<void> promote_loop();
+  // Rate limits: runs of rate-limited tasks wait here until Redis admits
+  // them, or go to the delayed set until their slot comes; the run-time
+  // limits (`celeriac rate-limit`) are read every couple of seconds.
+  boost::asio::awaitable<void> admission_loop();
+  boost::asio::awaitable<void> rates_loop();
   // Fair dispatch: while the running task has run long, the unstarted
   // messages this child holds go back to the front of their queues for an
   // idle child, and this one stops fetching until it is free.
@@ -166,7 +173,10 @@ private:
   boost::asio::steady_timer writer_wake_;  // cancelled: writes are pending
   boost::asio::steady_timer eta_wake_;     // cancelled: eta queue changed
   boost::asio::steady_timer done_wake_;    // cancelled: some state changed
-  boost::asio::steady_timer dispatch_wake_;  // cancelled: jobs were handed to the executor
+  boost::asio::steady_timer dispatch_wake_;
+  boost::asio::steady_timer admission_wake_;  // cancelled: runs wait for admission
+  limiter::task_rates rates_;
+  std::vector<std::uint64_t> admission_queue_;  // seqs of held messages waiting for admission  // cancelled: jobs were handed to the executor
   bool fetch_idle_ = false;
   bool fetch_paused_ = false;  // handed back its unstarted messages: no fetching until free
   std::uint64_t tasks_done_ = 0;

@@ -38,6 +38,18 @@ void consumer::make_ready(held_message& h) {
     wake_fetcher();
     return;
   }
+  if (!h.admitted) {
+    if (rates_.find(m.headers.task)) {
+      // Not runnable until Redis admits it (admission_loop); meanwhile it
+      // does not count against the prefetch, like an eta-held message.
+      if (h.where != held_message::phase::waiting_eta) ++eta_held_;
+      h.where = held_message::phase::waiting_eta;
+      admission_queue_.push_back(h.seq);
+      admission_wake_.cancel();
+      return;
+    }
+    h.admitted = true;
+  }
   h.where = held_message::phase::ready;
   job j;
   j.seq = h.seq;
@@ -133,9 +145,8 @@ void consumer::on_outcome(outcome o) {
       }
       if (sink_) sink_->record(m, h.queue.str(), "FAILURE", nullptr, fmt::format("{}: {}", o.exc_type, o.message));
       if (wants_result(h))
-        meta = celery::encode_result_meta(celery::failure_meta(m.headers.id, o.exc_type, o.message, o.exc_module,
-                                                               traceback_text(m.headers.task, o.exc_type, o.message),
-                                                               std::move(ctx)));
+        meta = celery::encode_result_meta(
+            failure_meta_of(m.headers.id, o, traceback_text(m.headers.task, o.exc_type, o.message), std::move(ctx)));
       break;
     }
     case outcome::kind::retry: {

@@ -15,6 +15,7 @@
 #include "celery/result_meta.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
+#include "worker/time_limits.hpp"
 
 namespace celeriac::worker {
 namespace {
@@ -169,11 +170,14 @@ void crash_recovery::run_recovery(const dead_child& child) {
             const auto* def = registry_.find(decoded->headers.task);
             const bool wants = settings_.result_backend && !decoded->headers.ignore_result &&
                                !(def && def->options.ignore_result);
-            if (wants)
-              results.push_back({fmt::format("celery-task-meta-{}", id),
-                                 celery::encode_result_meta(celery::failure_meta(
-                                     id, d.exc_type, d.exc_message, d.exc_module, traceback_for(task, d),
-                                     celery::meta_context_for(*decoded)))});
+            if (wants) {
+              auto meta = child.end == child_end::time_limit
+                              ? time_limit_exceeded_meta(id, child.hard_limit_seconds, traceback_for(task, d),
+                                                         celery::meta_context_for(*decoded))
+                              : celery::failure_meta(id, d.exc_type, d.exc_message, d.exc_module,
+                                                     traceback_for(task, d), celery::meta_context_for(*decoded));
+              results.push_back({fmt::format("celery-task-meta-{}", id), celery::encode_result_meta(meta)});
+            }
             if (auto errbacks = celery::errback_messages(*decoded); errbacks) {
               for (auto& eb : *errbacks) {
                 auto q = broker::queue_name::make(eb.properties.delivery_info.routing_key);
