@@ -45,6 +45,8 @@ TEST_CASE("a hard time limit fails with TimeLimitExceeded(seconds), never redeli
   CHECK(d.what == crash_decision::action::fail);
   CHECK(d.exc_type == "TimeLimitExceeded");
   CHECK(d.exc_message == "2.5");
+  f.hard_limit_seconds = 1;
+  CHECK(decide_crash(f).exc_message == "1.0");
 }
 
 TEST_CASE("billiard's wording of a child's end") {
