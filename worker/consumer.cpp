@@ -129,6 +129,8 @@ awaitable<int> consumer::async_run() {
   spawn(fair_dispatch_loop(), "dispatch");
   spawn(admission_loop(), "admission");
   spawn(rates_loop(), "rate limits");
+  spawn(control_loop(), "remote control");
+  spawn(revoked_refresh_loop(), "revoked ids");
   if (index_ == 0) {
     spawn(restore_loop(), "restore");
     spawn(promote_loop(), "delayed");

@@ -36,6 +36,8 @@
 #include "broker/kombu_transport.hpp"
 #include "celery/message_codec.hpp"
 #include "celery/task_message.hpp"
+#include "broker/pidbox.hpp"
+#include "celery/revoked_set.hpp"
 #include "limiter/task_rates.hpp"
 #include "redis/connection.hpp"
 #include "worker/child_slots.hpp"
@@ -107,6 +109,17 @@ private:
   // limits (`celeriac rate-limit`) are read every couple of seconds.
   boost::asio::awaitable<void> admission_loop();
   boost::asio::awaitable<void> rates_loop();
+  // Remote control (Celery's pidbox): revoke (and ping) addressed to this
+  // node; revoked ids kept in Redis are loaded at start and every 30 s.
+  boost::asio::awaitable<void> control_loop();
+  boost::asio::awaitable<void> revoked_refresh_loop();
+  // Applies a revoke: not-started messages with those ids are finished as
+  // REVOKED at once; with terminate, the running one is stopped. Returns
+  // the ids of running tasks it terminated.
+  std::vector<std::string> apply_revoke(const std::vector<std::string>& ids, bool terminate, int signal);
+  boost::asio::awaitable<void> terminate_running(std::uint64_t seq, int signal);
+  // REVOKED result and ack for a message that will not run.
+  void finish_revoked(held_message& h, std::string_view reason);
   // Fair dispatch: while the running task has run long, the unstarted
   // messages this child holds go back to the front of their queues for an
   // idle child, and this one stops fetching until it is free.
@@ -176,6 +189,8 @@ private:
   boost::asio::steady_timer dispatch_wake_;
   boost::asio::steady_timer admission_wake_;  // cancelled: runs wait for admission
   limiter::task_rates rates_;
+  celery::revoked_set revoked_;
+  std::unique_ptr<broker::pidbox_node> pidbox_;
   std::vector<std::uint64_t> admission_queue_;  // seqs of held messages waiting for admission  // cancelled: jobs were handed to the executor
   bool fetch_idle_ = false;
   bool fetch_paused_ = false;  // handed back its unstarted messages: no fetching until free

@@ -38,6 +38,10 @@ void consumer::make_ready(held_message& h) {
     wake_fetcher();
     return;
   }
+  if (revoked_.contains(m.headers.id, util::wall_now())) {
+    finish_revoked(h, "revoked");
+    return;
+  }
   if (!h.admitted) {
     if (rates_.find(m.headers.task)) {
       // Not runnable until Redis admits it (admission_loop); meanwhile it
@@ -104,6 +108,16 @@ void consumer::on_outcome(outcome o) {
     log::error("Task {}[{}] is a chord header task: celeriac does not count chord parts yet, so the chord's "
                "body will not be called (see docs/compatibility.md)",
                m.headers.task, m.headers.id);
+  if (o.terminated) {
+    // Revoked with terminate while it ran: REVOKED, whatever it returned.
+    log::info("Task {}[{}] terminated (revoked)", m.headers.task, m.headers.id);
+    if (sink_) sink_->record(m, h.queue.str(), "REVOKED", nullptr, "terminated");
+    if (wants_result(h))
+      meta = celery::encode_result_meta(celery::revoked_meta(m.headers.id, "terminated", std::move(ctx)));
+    finish(h, std::move(meta));
+    check_recycle();
+    return;
+  }
   switch (o.what) {
     case outcome::kind::success: {
       if (log::enabled(log::level::info))
