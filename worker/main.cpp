@@ -24,6 +24,7 @@ constexpr const char* usage =
     "  queues    waiting, unacked and delayed messages per queue, and the dead-letter count\n"
     "  purge     delete the waiting messages of queues (asks first)\n"
     "  dead      the dead-letter list: list, requeue, purge\n"
+    "  rate-limit  set, clear or list tasks' cluster-wide rate limits at run time\n"
     "  version   print the version\n"
     "\n"
     "Run 'celeriac COMMAND --help' for a command's options.\n";
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
   if (cmd == "queues") return celeriac::cli::queues_command(argc - 1, argv + 1);
   if (cmd == "purge") return celeriac::cli::purge_command(argc - 1, argv + 1);
   if (cmd == "dead") return celeriac::cli::dead_command(argc - 1, argv + 1);
+  if (cmd == "rate-limit") return celeriac::cli::rate_limit_command(argc - 1, argv + 1);
   std::cerr << "celeriac: unknown command '" << cmd << "'\n\n" << usage;
   return celeriac::cli::exit_usage;
 }

@@ -13,5 +13,6 @@ int beat_command(int argc, char** argv);   // scheduler/beat_command.cpp
 int dead_command(int argc, char** argv);     // worker/dead_command.cpp
 int purge_command(int argc, char** argv);    // worker/purge_command.cpp
 int queues_command(int argc, char** argv);   // worker/queues_command.cpp
+int rate_limit_command(int argc, char** argv);  // worker/rate_limit_command.cpp
 
 }  // namespace celeriac::cli
