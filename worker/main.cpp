@@ -17,6 +17,7 @@ constexpr const char* usage =
     "Commands:\n"
     "  worker    run a pool of worker processes consuming task queues\n"
     "  call      send a task (and optionally wait for its result)\n"
+    "  revoke    stop tasks on every worker (celeriac's and Celery's); ids kept in Redis\n"
     "  beat      fire cron and interval schedule entries, exactly once across instances\n"
     "  migrate   create or update celeriac's tables in PostgreSQL\n"
     "  status    show a job's state and progress (--watch: a live progress bar)\n"
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   // Each command sees argv shifted so that argv[0] is its own name.
   if (cmd == "worker") return celeriac::cli::worker_command(argc - 1, argv + 1);
   if (cmd == "call") return celeriac::cli::call_command(argc - 1, argv + 1);
+  if (cmd == "revoke") return celeriac::cli::revoke_command(argc - 1, argv + 1);
   if (cmd == "beat") return celeriac::cli::beat_command(argc - 1, argv + 1);
   if (cmd == "migrate") return celeriac::cli::migrate_command(argc - 1, argv + 1);
   if (cmd == "status") return celeriac::cli::status_command(argc - 1, argv + 1);
