@@ -7,19 +7,11 @@
 #include <vector>
 
 #include "limiter/charge_call.hpp"
+#include "unit/limiter/reply_values.hpp"
 
 using namespace celeriac;
 using namespace std::chrono_literals;
-
-namespace {
-
-resp::value integers(std::vector<std::int64_t> ns) {
-  std::vector<resp::value> items;
-  for (auto n : ns) items.push_back(resp::value::make_integer(n));
-  return resp::value::make_array(std::move(items));
-}
-
-}  // namespace
+using test::integers;
 
 TEST_CASE("a limit's keys share its key as a hash tag") {
   auto k = limiter::keys_for(limiter::limit{"celeriac:limit:llm:openai:rpm", 500, 60s});

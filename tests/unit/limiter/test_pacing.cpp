@@ -7,17 +7,13 @@
 #include <vector>
 
 #include "limiter/pacing.hpp"
+#include "unit/limiter/reply_values.hpp"
 
 using namespace celeriac;
 using namespace std::chrono_literals;
+using test::integers;
 
 namespace {
-
-resp::value integers(std::vector<std::int64_t> ns) {
-  std::vector<resp::value> items;
-  for (auto n : ns) items.push_back(resp::value::make_integer(n));
-  return resp::value::make_array(std::move(items));
-}
 
 const limiter::limit per_second{"celeriac:limit:task:tasks.add", 100, 1s};
 
