@@ -223,7 +223,9 @@ TEST_CASE("countdown wins over eta; a zero countdown sets no eta (Celery's `if c
 
 TEST_CASE("chain steps without a task_id are frozen with one") {
   message_options o;
-  o.reply_to = "oid";
+  // emplace, not assignment: g++ 12 warns (-Wmaybe-uninitialized) on
+  // assigning a literal into the disengaged optional<string> once inlined.
+  o.reply_to.emplace("oid");
   o.chain = {sig("a", {}), sig("b", {})};
   auto m = make_task_message("t", {}, {}, o);
   REQUIRE(m.embed.chain.is_array());
