@@ -16,12 +16,6 @@
 
 namespace celeriac::worker {
 
-namespace asio = boost::asio;
-using asio::awaitable;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
-using namespace detail;
-
 namespace {
 
 // The registration defaults (app::task_options::rate_limit) of every task.

@@ -26,12 +26,6 @@
 
 namespace celeriac::worker {
 
-namespace asio = boost::asio;
-using asio::awaitable;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
-using namespace detail;
-
 namespace {
 
 // How long a task asked to stop (revoke --terminate with SIGTERM) may take

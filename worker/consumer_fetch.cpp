@@ -17,12 +17,6 @@
 
 namespace celeriac::worker {
 
-namespace asio = boost::asio;
-using asio::awaitable;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
-using namespace detail;
-
 std::size_t consumer::prefetch_limit() const {
   return static_cast<std::size_t>(std::max(1, settings_.prefetch_multiplier));
 }

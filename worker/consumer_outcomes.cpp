@@ -19,12 +19,6 @@
 
 namespace celeriac::worker {
 
-namespace asio = boost::asio;
-using asio::awaitable;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
-using namespace detail;
-
 void consumer::make_ready(held_message& h) {
   const auto& m = h.message;
   if (auto expires = m.expires_time(); expires && *expires <= util::wall_now()) {

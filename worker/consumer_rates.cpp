@@ -16,12 +16,6 @@
 
 namespace celeriac::worker {
 
-namespace asio = boost::asio;
-using asio::awaitable;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
-using namespace detail;
-
 awaitable<void> consumer::admission_loop() {
   asio::steady_timer t(io_);
   while (!stopping_) {

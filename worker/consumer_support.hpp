@@ -52,3 +52,14 @@ inline double delayed_lead(std::chrono::milliseconds eta_horizon) {
 }
 
 }  // namespace celeriac::worker::detail
+
+namespace celeriac::worker {
+
+// The names every consumer*.cpp speaks in (this header is theirs alone).
+namespace asio = boost::asio;
+using asio::awaitable;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+using namespace detail;
+
+}  // namespace celeriac::worker

@@ -12,12 +12,6 @@
 
 namespace celeriac::worker {
 
-namespace asio = boost::asio;
-using asio::awaitable;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
-using namespace detail;
-
 awaitable<void> consumer::touch_loop() {
   auto interval = std::clamp<steady_clock::duration>(settings_.visibility_timeout / 4, milliseconds(250),
                                                      std::chrono::seconds(30));

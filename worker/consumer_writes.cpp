@@ -16,12 +16,6 @@
 
 namespace celeriac::worker {
 
-namespace asio = boost::asio;
-using asio::awaitable;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
-using namespace detail;
-
 void consumer::wake_writer() { writer_wake_.cancel(); }
 
 awaitable<void> consumer::write_loop() {

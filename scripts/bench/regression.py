@@ -15,10 +15,8 @@ import tempfile
 import time
 import types
 
-import redis
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from throughput import Proc, free_port, run_celeriac  # noqa: E402
+from throughput import run_celeriac, start_private_redis  # noqa: E402
 
 
 def main():
@@ -31,19 +29,9 @@ def main():
     ap.add_argument("--label", default="")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="celeriac-regression-")
-    port = free_port()
-    redis_proc = Proc(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", "",
-                       "--appendonly", "no"], os.path.join(tmp, "redis.log"))
-    url = f"redis://127.0.0.1:{port}/0"
+    redis_proc, r, url = start_private_redis(tmp)
     rates = {}
     try:
-        r = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                r.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
         for results in (False, True):
             for rnd in range(args.rounds):
                 for which, binary in (("before", args.before), ("after", args.after)):

@@ -163,6 +163,22 @@ def latency(args, r, url, tmp):
     return p50, p99, idle_rss
 
 
+def start_private_redis(tmp):
+    """A redis-server on a free loopback port, no persistence, answering:
+    (process, client, url)."""
+    port = free_port()
+    proc = Proc(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", "",
+                 "--appendonly", "no"], os.path.join(tmp, "redis.log"))
+    r = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            r.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    return proc, r, f"redis://127.0.0.1:{port}/0"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--celeriac", required=True)
@@ -174,18 +190,8 @@ def main():
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="celeriac-bench-")
-    port = free_port()
-    redis_proc = Proc(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", "",
-                       "--appendonly", "no"], os.path.join(tmp, "redis.log"))
-    url = f"redis://127.0.0.1:{port}/0"
+    redis_proc, r, url = start_private_redis(tmp)
     try:
-        r = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                r.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
         rows = {}
         for results in (False, True):
             rows[("celeriac", results)] = run_celeriac(args, r, url, tmp, args.n, results)
