@@ -285,7 +285,7 @@ def test_kill_child(env):
     ws[0].kill_child(child)
     log(f"killed child {child} with {claimed} rows claimed")
     # The next sweep (a beat tick) finds the claimed rows once their lease ends.
-    wait_until(lambda: len(ws[0].children()) >= 1 and ws[0].children()[0] != child, 20, what="a new child")
+    wait_until(lambda: (lambda kids: len(kids) >= 1 and kids[0] != child)(ws[0].children()), 20, what="a new child")
     time.sleep(4.5)
     out = run_task(app, "celeriac.llm.map_pending", batch_size=10, concurrency=2, lease_seconds=4)
     log(f"after the lease: {out}")
