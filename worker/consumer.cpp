@@ -128,6 +128,7 @@ awaitable<int> consumer::async_run() {
   if (index_ == 0) {
     spawn(restore_loop(), "restore");
     spawn(promote_loop(), "delayed");
+    if (sink_) spawn(job_outcomes_loop(), "job outcomes");
   }
   for (std::size_t i = 0; i < watch_conns_.size(); ++i) spawn(watch_list(i), "wake-up");
 

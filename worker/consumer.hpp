@@ -104,6 +104,9 @@ private:
   boost::asio::awaitable<void> restore_loop();
   boost::asio::awaitable<void> eta_loop();
   boost::asio::awaitable<void> promote_loop();
+  // Moves outcomes the supervisor decided (celeriac.job_outcomes) into the
+  // job store (first child, with --database only).
+  boost::asio::awaitable<void> job_outcomes_loop();
   // Rate limits: runs of rate-limited tasks wait here until Redis admits
   // them, or go to the delayed set until their slot comes; the run-time
   // limits (`celeriac rate-limit`) are read every couple of seconds.

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 
+#include "celery/message_codec.hpp"
 #include "util/clock.hpp"
+#include "worker/job_outcomes.hpp"
 #include "util/log.hpp"
 
 #include "worker/consumer_support.hpp"
@@ -92,6 +94,32 @@ awaitable<void> consumer::promote_loop() {
       warned = true;
     }
     co_await sleep_for(t, wait);
+  }
+}
+
+awaitable<void> consumer::job_outcomes_loop() {
+  asio::steady_timer t(io_);
+  while (!stopping_) {
+    try {
+      redis::request pop;
+      pop.push("RPOP", job_outcomes_key, 100);
+      auto replies = co_await broker_conn_.async_exec(pop);
+      if (auto items = replies.at(0).elements()) {
+        for (const auto& item : *items) {
+          auto text = item.as_string();
+          auto o = text ? decode_job_outcome(*text) : std::nullopt;
+          auto m = o ? celery::decode_message(o->raw) : celery::decode_message("");
+          if (!o || !m) {
+            log::warning("ignoring an unreadable entry of {}", job_outcomes_key);
+            continue;
+          }
+          sink_->record(*m, o->queue, o->state, nullptr, o->error);
+        }
+      }
+    } catch (const std::exception& e) {
+      log::debug("reading {} failed: {}", job_outcomes_key, e.what());
+    }
+    co_await sleep_for(t, std::chrono::seconds(1));
   }
 }
 

@@ -15,6 +15,7 @@
 #include "celery/result_meta.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
+#include "worker/job_outcomes.hpp"
 #include "worker/time_limits.hpp"
 
 namespace celeriac::worker {
@@ -186,6 +187,15 @@ void crash_recovery::run_recovery(const dead_child& child) {
                 co_await t.async_publish(*q, static_cast<int>(eb.properties.priority), envelope);
               }
             }
+          }
+          if (settings_.database_url && decoded) {
+            // For celeriac_jobs: a child with a database connection writes it.
+            const std::string outcome = encode_job_outcome(
+                {parts ? parts->routing_key : std::string(), "FAILURE",
+                 fmt::format("{}: {}", d.exc_type, d.exc_message), parts ? parts->payload : entry});
+            redis::request push;
+            push.push("LPUSH", job_outcomes_key, outcome);
+            co_await conn.async_exec(push);
           }
           if (d.what == crash_decision::action::dead_letter) {
             log::error("Task {}[{}] was running at {} child deaths (--max-crashes {}): dead-lettered to {} as "

@@ -249,6 +249,25 @@ def test_rate_limit_at_run_time(env):
     check(times[-1] - times[0] >= 2.0, f"6 runs at 2/s took {times[-1] - times[0]:.2f} s")
 
 
+def test_supervisor_outcomes_reach_the_job_store(env):
+    """A FAILURE the supervisor decides (the child died) is written to
+    celeriac_jobs too, by a child with a database connection."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration", "jobs"))
+    from pg_support import migrate, wait_state, with_postgres
+    pg = with_postgres(env)
+    migrate(pg)
+    srv = env.redis()
+    r = srv.client()
+    env.worker(srv.url, concurrency=1,
+               extra=["--enable-test-tasks", "--no-requeue-on-crash", "--database", pg.url])
+    crash_id, crash_msg = make_message("celeriac.crash", ["SIGKILL"])
+    enqueue(r, [crash_msg])
+    row = wait_state(pg, crash_id, ("FAILURE",), 20)
+    check("WorkerLostError: Worker exited prematurely: signal 9 (SIGKILL)" in (row["error"] or ""),
+          f"celeriac_jobs error: {row['error']}")
+    check(r.llen("celeriac.job_outcomes") == 0, "the hand-over list is drained")
+
+
 if __name__ == "__main__":
     run_suite("system_operations", [
         ("fair_dispatch", test_fair_dispatch),
@@ -262,4 +281,5 @@ if __name__ == "__main__":
         ("autoscale", test_autoscale),
         ("rate_limit_cluster_wide", test_rate_limit_cluster_wide),
         ("rate_limit_at_run_time", test_rate_limit_at_run_time),
+        ("supervisor_outcomes_reach_the_job_store", test_supervisor_outcomes_reach_the_job_store),
     ])
