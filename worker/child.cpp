@@ -42,7 +42,7 @@ void flush_sink(boost::asio::io_context& io, job_store_sink& sink, bool cold) {
 
 }  // namespace
 
-int run_child(const worker_settings& settings, const app::task_registry& registry, int index, child_slot& slot) {
+int run_child(const worker_settings& settings, const app::task_registry& registry, int index, child_slots& slots) {
   boost::asio::io_context io(1);
   // Built before the consumer, which reports to it, and destroyed after it.
   std::unique_ptr<job_store_sink> sink;
@@ -50,7 +50,7 @@ int run_child(const worker_settings& settings, const app::task_registry& registr
     sink = std::make_unique<job_store_sink>(io.get_executor(), *settings.database_url, settings.node_name);
     sink->start();
   }
-  consumer c(io, settings, registry, index, sink.get(), slot);
+  consumer c(io, settings, registry, index, sink.get(), slots);
 
   boost::asio::signal_set signals(io, SIGTERM, SIGQUIT);
   std::function<void(const boost::system::error_code&, int)> on_signal =

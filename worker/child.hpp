@@ -10,6 +10,6 @@ namespace celeriac::worker {
 
 // Runs worker child `index` until it shuts down; returns its exit code.
 // `slot` is the memory it shares with the supervisor.
-int run_child(const worker_settings& settings, const app::task_registry& registry, int index, child_slot& slot);
+int run_child(const worker_settings& settings, const app::task_registry& registry, int index, child_slots& slots);
 
 }  // namespace celeriac::worker

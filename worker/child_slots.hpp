@@ -28,6 +28,7 @@ struct child_slot {
   std::atomic<std::int64_t> hard_limit_ms{0};     // the limit itself, for TimeLimitExceeded(N)
   std::atomic<std::int64_t> started_ns{0};        // steady_clock, when the running task started
   std::atomic<std::uint64_t> tasks_run{0};
+  std::atomic<std::int32_t> pid{0};               // the child's pid while it lives (set by the supervisor)
   std::atomic<std::uint32_t> tag_size{0};
   char tag[max_tag] = {};
 
@@ -46,6 +47,30 @@ struct child_slot {
   void reset();  // before a replacement child starts in this slot
 };
 
+// What the node as a whole shares: remote control requests a child takes
+// for the supervisor (pool_grow, autoscale), and the queues the node
+// consumes once add_consumer/cancel_consumer changed them, so a child that
+// replaces a dead one starts with the same queues.
+struct node_state {
+  static constexpr std::size_t max_queues_text = 4096;
+
+  std::atomic<std::int64_t> started_unix_ms{0};  // when the node started (stats uptime)
+  std::atomic<std::int32_t> pool_delta{0};       // children to add (or remove, negative); taken by the supervisor
+  std::atomic<std::int32_t> autoscale_max{0};    // 0: as configured
+  std::atomic<std::int32_t> autoscale_min{-1};   // -1: as configured
+
+  // Consumed queues, '\n'-separated, under a sequence lock: odd while
+  // being written. Empty (version 0): as configured.
+  std::atomic<std::uint64_t> queues_version{0};
+  std::atomic<std::uint32_t> queues_size{0};
+  char queues[max_queues_text];  // zeroed by the mapping (an initializer here crashes g++ 12 with -g)
+
+  // Child side. Returns false when the text does not fit.
+  bool set_queues(std::string_view newline_separated);
+  // nullopt: never set (use the configured queues).
+  std::optional<std::string> queues_text() const;
+};
+
 // `count` slots in memory shared with children forked afterwards.
 class child_slots {
 public:
@@ -57,9 +82,16 @@ public:
   std::size_t size() const noexcept { return count_; }
   child_slot& operator[](std::size_t i) noexcept { return slots_[i]; }
   const child_slot& operator[](std::size_t i) const noexcept { return slots_[i]; }
+  // Not called node(): with that name g++ 12 crashes (ICE, segfault) on
+  // worker/consumer_fetch.cpp at -O2 -g.
+  node_state& node_shared() noexcept;
+  const node_state& node_shared() const noexcept;
 
 private:
+  std::size_t bytes() const noexcept;
+
   std::size_t count_;
+  node_state* node_;
   child_slot* slots_;
 };
 

@@ -35,13 +35,14 @@ broker::transport_config transport_settings(const worker_settings& s) {
 }  // namespace
 
 consumer::consumer(asio::io_context& io, const worker_settings& settings, const app::task_registry& registry,
-                   int child_index, lifecycle_sink* sink, child_slot& slot)
+                   int child_index, lifecycle_sink* sink, child_slots& slots)
     : io_(io),
       settings_(settings),
       registry_(registry),
       index_(child_index),
       sink_(sink),
-      slot_(slot),
+      slots_(slots),
+      slot_(slots[static_cast<std::size_t>(child_index)]),
       broker_conn_(io.get_executor(), settings.broker),
       transport_(broker_conn_, transport_settings(settings)),
       fetch_wake_(io),

@@ -50,7 +50,7 @@ namespace celeriac::worker {
 class consumer {
 public:
   consumer(boost::asio::io_context& io, const worker_settings& settings, const app::task_registry& registry,
-           int child_index, lifecycle_sink* sink, child_slot& slot);
+           int child_index, lifecycle_sink* sink, child_slots& slots);
   ~consumer();
 
   // Connects and runs until a shutdown completes. Returns the exit code.
@@ -164,7 +164,8 @@ private:
   const app::task_registry& registry_;
   int index_;
   lifecycle_sink* sink_;
-  child_slot& slot_;
+  child_slots& slots_;  // every child's, and the node's shared state
+  child_slot& slot_;   // this child's
 
   redis::connection broker_conn_;
   broker::kombu_transport transport_;

@@ -1,5 +1,6 @@
 #include "worker/pool.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 
@@ -50,10 +51,19 @@ private:
 
 }  // namespace
 
+// Slots beyond the configured pool, so that remote pool_grow (and
+// `control autoscale` raising MAX) has room: a slot is a few hundred bytes.
+constexpr int max_pool_slots = 256;
+
 int run_pool(const worker_settings& settings, const app::task_registry& registry) {
   const bool autoscale = settings.autoscale_max > 0;
-  const int slots_count = autoscale ? settings.autoscale_max : settings.concurrency;
+  const int configured = autoscale ? settings.autoscale_max : settings.concurrency;
+  const int slots_count = std::max(configured, max_pool_slots);
   child_slots slots(static_cast<std::size_t>(slots_count));
+  node_state& node = slots.node_shared();
+  node.started_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
   crash_recovery recovery(settings, registry);
   std::deque<dead_child> unrecovered;
   clock::time_point next_retry{};
@@ -65,8 +75,10 @@ int run_pool(const worker_settings& settings, const app::task_registry& registry
   sc.max_children = slots_count;
   sc.node_name = settings.node_name;
   sc.hooks.before_start = [&](int i) { slots[static_cast<std::size_t>(i)].reset(); };
+  sc.hooks.started = [&](int i, pid_t pid) { slots[static_cast<std::size_t>(i)].pid.store(pid); };
   sc.hooks.on_exit = [&](int i, pid_t pid, int status, child_exit why) {
-    const child_slot& slot = slots[static_cast<std::size_t>(i)];
+    child_slot& slot = slots[static_cast<std::size_t>(i)];
+    slot.pid.store(0);
     dead_child d;
     d.pid = pid;
     d.wait_status = status;
@@ -91,15 +103,25 @@ int run_pool(const worker_settings& settings, const app::task_registry& registry
       for (std::size_t i = 0; i < slots.size(); ++i)
         if (slots[i].running_tag()) ++in.busy;
       in.backlog = backlog;
-      in.min = settings.autoscale_min;
-      in.max = settings.autoscale_max;
+      // `control autoscale MAX MIN` overrides the command line.
+      const int max_override = node.autoscale_max.load();
+      const int min_override = node.autoscale_min.load();
+      in.max = max_override > 0 ? std::min(max_override, slots_count) : settings.autoscale_max;
+      in.min = min_override >= 0 ? std::min(min_override, in.max) : settings.autoscale_min;
       in.now = clock::now();
       in.keepalive = settings.autoscale_keepalive;
       return autoscale_target(in, scale_state);
     };
+  } else {
+    // Remote pool_grow/pool_shrink: the first child leaves the change here.
+    // At least one child stays: the first answers remote control.
+    sc.hooks.wanted = [&](int current) {
+      const int delta = node.pool_delta.exchange(0);
+      return std::clamp(current + delta, 1, slots_count);
+    };
   }
   const int code = run_supervisor(sc, [&](int index) {
-    return run_child(settings, registry, index, slots[static_cast<std::size_t>(index)]);
+    return run_child(settings, registry, index, slots);
   });
   if (!unrecovered.empty())
     log::error("{} dead child(ren)'s messages could not be dealt with before exit; they return after the "

@@ -107,6 +107,7 @@ private:
     auto& s = slots_[i];
     if (config_.hooks.before_start) config_.hooks.before_start(static_cast<int>(i));
     s.pid = spawn(static_cast<int>(i), body_, old_mask_);
+    if (s.pid > 0 && config_.hooks.started) config_.hooks.started(static_cast<int>(i), s.pid);
     s.started = clock::now();
     s.killed_for_limit = false;
     s.retiring = false;
@@ -161,7 +162,7 @@ private:
                   i + 1, pid);
         break;
       case child_exit::retired:
-        log::info("worker child {} (pid {}) stopped: the pool shrinks (autoscale)", i + 1, pid);
+        log::info("worker child {} (pid {}) stopped: the pool shrinks", i + 1, pid);
         break;
       case child_exit::shutdown: {
         const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -206,14 +207,16 @@ private:
     }
   }
 
-  // Autoscale: grows at once, shrinks by warm-stopping the highest slots.
+  // Autoscale and remote pool_grow/pool_shrink: grows at once, shrinks by
+  // warm-stopping the highest slots (slot 0, which answers remote control,
+  // stays).
   void rescale() {
     if (!config_.hooks.wanted || clock::now() < next_scale_check_) return;
     next_scale_check_ = clock::now() + std::chrono::seconds(1);
     const int current = running_children();
     const int want = std::clamp(config_.hooks.wanted(current), 0, static_cast<int>(slots_.size()));
     if (want > current) {
-      log::info("autoscale: growing the pool from {} to {} children", current, want);
+      log::info("growing the pool from {} to {} children", current, want);
       for (std::size_t i = 0, added = 0; i < slots_.size() && static_cast<int>(added) < want - current; ++i) {
         auto& s = slots_[i];
         if (s.in_use || s.pid != 0) continue;
@@ -223,7 +226,7 @@ private:
         ++added;
       }
     } else if (want < current) {
-      log::info("autoscale: shrinking the pool from {} to {} children", current, want);
+      log::info("shrinking the pool from {} to {} children", current, want);
       int to_stop = current - want;
       for (std::size_t i = slots_.size(); i-- > 0 && to_stop > 0;) {
         auto& s = slots_[i];

@@ -36,6 +36,8 @@ enum class child_exit {
 struct supervisor_hooks {
   // Just before a child is forked into slot `index` (the parent side).
   std::function<void(int index)> before_start;
+  // A child was forked into slot `index` (the parent side).
+  std::function<void(int index, pid_t pid)> started;
   // A child ended. Runs in the parent, after the child was reaped.
   std::function<void(int index, pid_t pid, int wait_status, child_exit why)> on_exit;
   // When the child in slot `index` must be killed, or nullopt.

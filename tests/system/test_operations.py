@@ -199,7 +199,7 @@ def test_autoscale(env):
     ids = [i for i, _ in sleeps]
     wait_until(lambda: all_done(r, ids), 30, what="the sleeps")
     wait_until(lambda: len(w.children()) == 1, 30, what="the pool to shrink back to MIN")
-    check("autoscale: growing" in w.log() and "autoscale: shrinking" in w.log(), "both logged")
+    check("growing the pool" in w.log() and "shrinking the pool" in w.log(), "both logged")
     check("keeps dying" not in w.log() and "killed by signal" not in w.log(), "shrinking is not a crash")
 
 

@@ -1,0 +1,226 @@
+#include "celery/inspect_replies.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace celeriac::celery {
+
+namespace {
+
+json::value optional_number(const std::optional<double>& v) { return v ? json::value(*v) : json::value(); }
+
+json::value delivery_info(const task_message& m) {
+  const json::value* redelivered = nullptr;
+  for (const auto& [k, v] : m.properties.delivery_info.extra)
+    if (k == "redelivered") redelivered = &v;
+  json::value flag = redelivered ? *redelivered : (m.redelivered() ? json::value(true) : json::value());
+  return json::object{{"exchange", json::value(m.properties.delivery_info.exchange)},
+                      {"routing_key", json::value(m.properties.delivery_info.routing_key)},
+                      {"priority", json::value(m.properties.priority)},
+                      {"redelivered", std::move(flag)}};
+}
+
+std::string two_decimals(double v) { return fmt::format("{:.2f}", v); }
+
+}  // namespace
+
+json::value request_info(const task_message& m, const request_state& state) {
+  return json::object{
+      {"id", json::value(m.headers.id)},
+      {"name", json::value(m.headers.task)},
+      {"args", json::value(m.args)},
+      {"kwargs", json::value(m.kwargs)},
+      {"type", json::value(m.headers.task)},
+      {"hostname", json::value(std::string(state.hostname))},
+      {"time_start", optional_number(state.time_start)},
+      {"acknowledged", json::value(state.acknowledged)},
+      {"delivery_info", delivery_info(m)},
+      {"worker_pid", state.worker_pid ? json::value(*state.worker_pid) : json::value()},
+  };
+}
+
+json::value scheduled_entry(const task_message& m, const request_state& state) {
+  constexpr std::int64_t celery_eta_timer_priority = 6;
+  return json::object{{"eta", m.headers.eta ? json::value(*m.headers.eta) : json::value()},
+                      {"priority", json::value(celery_eta_timer_priority)},
+                      {"request", request_info(m, state)}};
+}
+
+json::value active_queue(std::string_view queue) {
+  const json::value name{std::string(queue)};
+  json::value exchange = json::object{{"name", name},
+                                      {"type", json::value("direct")},
+                                      {"arguments", json::value()},
+                                      {"durable", json::value(true)},
+                                      {"passive", json::value(false)},
+                                      {"auto_delete", json::value(false)},
+                                      {"delivery_mode", json::value()},
+                                      {"no_declare", json::value(false)}};
+  return json::object{{"name", name},
+                      {"exchange", std::move(exchange)},
+                      {"routing_key", name},
+                      {"queue_arguments", json::value()},
+                      {"binding_arguments", json::value()},
+                      {"consumer_arguments", json::value()},
+                      {"durable", json::value(true)},
+                      {"exclusive", json::value(false)},
+                      {"auto_delete", json::value(false)},
+                      {"no_ack", json::value(false)},
+                      {"alias", json::value()},
+                      {"bindings", json::value(json::array{})},
+                      {"no_declare", json::value()},
+                      {"expires", json::value()},
+                      {"message_ttl", json::value()},
+                      {"max_length", json::value()},
+                      {"max_length_bytes", json::value()},
+                      {"max_priority", json::value()}};
+}
+
+std::string registered_entry(std::string_view task, const std::optional<std::string>& rate_limit) {
+  if (!rate_limit) return std::string(task);
+  return fmt::format("{} [rate_limit={}]", task, *rate_limit);
+}
+
+rusage_figures& rusage_figures::operator+=(const rusage_figures& o) {
+  utime += o.utime;
+  stime += o.stime;
+  maxrss = std::max(maxrss, o.maxrss);
+  ixrss += o.ixrss;
+  idrss += o.idrss;
+  isrss += o.isrss;
+  minflt += o.minflt;
+  majflt += o.majflt;
+  nswap += o.nswap;
+  inblock += o.inblock;
+  oublock += o.oublock;
+  msgsnd += o.msgsnd;
+  msgrcv += o.msgrcv;
+  nsignals += o.nsignals;
+  nvcsw += o.nvcsw;
+  nivcsw += o.nivcsw;
+  return *this;
+}
+
+json::value rusage_json(const rusage_figures& r) {
+  return json::object{{"utime", json::value(r.utime)},       {"stime", json::value(r.stime)},
+                      {"maxrss", json::value(r.maxrss)},     {"ixrss", json::value(r.ixrss)},
+                      {"idrss", json::value(r.idrss)},       {"isrss", json::value(r.isrss)},
+                      {"minflt", json::value(r.minflt)},     {"majflt", json::value(r.majflt)},
+                      {"nswap", json::value(r.nswap)},       {"inblock", json::value(r.inblock)},
+                      {"oublock", json::value(r.oublock)},   {"msgsnd", json::value(r.msgsnd)},
+                      {"msgrcv", json::value(r.msgrcv)},     {"nsignals", json::value(r.nsignals)},
+                      {"nvcsw", json::value(r.nvcsw)},       {"nivcsw", json::value(r.nivcsw)}};
+}
+
+rusage_figures rusage_from_json(const json::value& v) {
+  rusage_figures r;
+  if (!v.is_object()) return r;
+  auto num = [&](std::string_view key) -> const json::value* {
+    const json::value* f = v.find(key);
+    return f && f->is_number() ? f : nullptr;
+  };
+  auto integer = [&](std::string_view key, std::int64_t& out) {
+    if (auto* f = num(key)) out = f->is_integer() ? f->as_integer() : static_cast<std::int64_t>(f->as_double());
+  };
+  if (auto* f = num("utime")) r.utime = f->as_double();
+  if (auto* f = num("stime")) r.stime = f->as_double();
+  integer("maxrss", r.maxrss);
+  integer("ixrss", r.ixrss);
+  integer("idrss", r.idrss);
+  integer("isrss", r.isrss);
+  integer("minflt", r.minflt);
+  integer("majflt", r.majflt);
+  integer("nswap", r.nswap);
+  integer("inblock", r.inblock);
+  integer("oublock", r.oublock);
+  integer("msgsnd", r.msgsnd);
+  integer("msgrcv", r.msgrcv);
+  integer("nsignals", r.nsignals);
+  integer("nvcsw", r.nvcsw);
+  integer("nivcsw", r.nivcsw);
+  return r;
+}
+
+// Celery's prefork pool reports how evenly it wrote tasks to its processes:
+// "avg" is the mean share, "all" each process's share, "raw" the counts.
+static json::value pool_writes(const node_stats& s) {
+  std::uint64_t total = 0;
+  for (auto n : s.tasks_per_process) total += n;
+  std::vector<std::string> shares, raw;
+  for (auto n : s.tasks_per_process) {
+    shares.push_back(two_decimals(total ? static_cast<double>(n) / static_cast<double>(total) : 0.0));
+    raw.push_back(std::to_string(n));
+  }
+  const double avg = total && !s.tasks_per_process.empty() ? 1.0 / static_cast<double>(s.tasks_per_process.size())
+                                                           : 0.0;
+  return json::object{{"total", json::value(static_cast<std::int64_t>(total))},
+                      {"avg", json::value(two_decimals(avg))},
+                      {"all", json::value(fmt::format("{}", fmt::join(shares, ", ")))},
+                      {"raw", json::value(fmt::format("{}", fmt::join(raw, ", ")))},
+                      {"strategy", json::value("fair")},
+                      {"inqueues", json::object{{"total", json::value(static_cast<std::int64_t>(s.processes.size()))},
+                                                {"active", json::value(static_cast<std::int64_t>(s.busy))}}}};
+}
+
+json::value stats_reply(const node_stats& s) {
+  json::object total;
+  for (const auto& [name, n] : s.total) total.emplace_back(name, json::value(static_cast<std::int64_t>(n)));
+  json::array processes;
+  for (auto pid : s.processes) processes.emplace_back(pid);
+  json::value pool = json::object{
+      {"max-concurrency", json::value(static_cast<std::int64_t>(s.max_concurrency))},
+      {"processes", json::value(std::move(processes))},
+      {"max-tasks-per-child",
+       s.max_tasks_per_child ? json::value(static_cast<std::int64_t>(*s.max_tasks_per_child)) : json::value("N/A")},
+      {"put-guarded-by-semaphore", json::value(false)},
+      {"timeouts", json::value(json::array{json::value(s.timeouts.first), json::value(s.timeouts.second)})},
+      {"writes", pool_writes(s)}};
+  json::value broker = json::object{
+      {"hostname", json::value(s.broker_host)},
+      {"userid", s.broker_user ? json::value(*s.broker_user) : json::value()},
+      {"virtual_host", json::value(std::to_string(s.broker_db))},
+      {"port", json::value(static_cast<std::int64_t>(s.broker_port))},
+      {"insist", json::value(false)},
+      {"ssl", json::value(false)},
+      {"transport", json::value("redis")},
+      {"connect_timeout", json::value(static_cast<std::int64_t>(4))},
+      {"transport_options", json::object{{"visibility_timeout", json::value(s.visibility_timeout)}}},
+      {"login_method", json::value()},
+      {"uri_prefix", json::value()},
+      {"heartbeat", json::value(120.0)},
+      {"failover_strategy", json::value("round-robin")},
+      {"alternates", json::value(json::array{})}};
+  return json::object{{"total", json::value(std::move(total))},
+                      {"pid", json::value(s.pid)},
+                      {"clock", json::value(std::to_string(s.clock))},
+                      {"uptime", json::value(s.uptime_seconds)},
+                      {"pool", std::move(pool)},
+                      {"broker", std::move(broker)},
+                      {"prefetch_count", json::value(s.prefetch_count)},
+                      {"rusage", rusage_json(s.rusage)}};
+}
+
+json::array concat_arrays(const std::vector<json::value>& parts) {
+  json::array out;
+  for (const auto& p : parts)
+    if (p.is_array()) out.insert(out.end(), p.as_array().begin(), p.as_array().end());
+  return out;
+}
+
+json::object merge_objects(const std::vector<json::value>& parts) {
+  json::object out;
+  for (const auto& p : parts) {
+    if (!p.is_object()) continue;
+    for (const auto& [k, v] : p.as_object()) {
+      auto it = std::find_if(out.begin(), out.end(), [&](const auto& m) { return m.first == k; });
+      if (it != out.end())
+        it->second = v;
+      else
+        out.emplace_back(k, v);
+    }
+  }
+  return out;
+}
+
+}  // namespace celeriac::celery
