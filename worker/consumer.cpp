@@ -26,8 +26,24 @@ limiter::task_rate_map registered_rates(const app::task_registry& registry) {
   return limiter::parse_task_rates(entries);
 }
 
-broker::transport_config transport_settings(const worker_settings& s) {
-  broker::transport_config tc{s.queues, s.visibility_timeout};
+// The configured queues, or those remote add_consumer/cancel_consumer left
+// for the node (a replacement child consumes what its predecessor did).
+std::vector<broker::queue_name> consumed_queues(const worker_settings& s, const node_state& node) {
+  auto text = node.queues_text();
+  if (!text) return s.queues;
+  std::vector<broker::queue_name> out;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    const auto nl = rest.find('\n');
+    const std::string_view name = rest.substr(0, nl);
+    if (auto q = broker::queue_name::make(name)) out.push_back(std::move(*q));
+    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+  }
+  return out.empty() ? s.queues : out;
+}
+
+broker::transport_config transport_settings(const worker_settings& s, const node_state& node) {
+  broker::transport_config tc{consumed_queues(s, node), s.visibility_timeout};
   tc.held_key = s.held_key(static_cast<long>(::getpid()));
   return tc;
 }
@@ -44,7 +60,7 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
       slots_(slots),
       slot_(slots[static_cast<std::size_t>(child_index)]),
       broker_conn_(io.get_executor(), settings.broker),
-      transport_(broker_conn_, transport_settings(settings)),
+      transport_(broker_conn_, transport_settings(settings, slots.node_shared())),
       fetch_wake_(io),
       watch_go_(io),
       writer_wake_(io),
@@ -59,8 +75,6 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
     backend_transport_ = std::make_unique<broker::kombu_transport>(
         *backend_conn_, broker::transport_config{settings.queues, settings.visibility_timeout});
   }
-  for (std::size_t i = 0; i < transport_.watched_lists().size(); ++i)
-    watch_conns_.push_back(std::make_unique<redis::connection>(io.get_executor(), settings.broker));
 
   auto post_outcome = [this](std::vector<outcome> batch) {
     asio::post(io_, [this, batch = std::move(batch)]() mutable {
@@ -87,6 +101,23 @@ consumer::~consumer() = default;
 // Running and stopping
 // ---------------------------------------------------------------------------
 
+void consumer::spawn_loop(awaitable<void> loop, const char* name) {
+  ++running_loops_;
+  asio::co_spawn(io_, std::move(loop), [this, name](std::exception_ptr e) {
+    --running_loops_;
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log::critical("worker {} loop died: {}; restarting the child", name, ex.what());
+      }
+      failed_ = true;
+      begin_shutdown(true);
+    }
+    done_wake_.cancel();
+  });
+}
+
 awaitable<int> consumer::async_run() {
   co_await ensure_connected(broker_conn_, "broker");
   if (backend_conn_) co_await ensure_connected(*backend_conn_, "result backend");
@@ -101,22 +132,7 @@ awaitable<int> consumer::async_run() {
     co_await ensure_connected(broker_conn_, "broker");
   }
 
-  auto spawn = [this](awaitable<void> loop, const char* name) {
-    ++running_loops_;
-    asio::co_spawn(io_, std::move(loop), [this, name](std::exception_ptr e) {
-      --running_loops_;
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          log::critical("worker {} loop died: {}; restarting the child", name, ex.what());
-        }
-        failed_ = true;
-        begin_shutdown(true);
-      }
-      done_wake_.cancel();
-    });
-  };
+  auto spawn = [this](awaitable<void> loop, const char* name) { spawn_loop(std::move(loop), name); };
   spawn(fetch_loop(), "fetch");
   spawn(write_loop(), "write");
   spawn(touch_loop(), "heartbeat");
@@ -131,7 +147,7 @@ awaitable<int> consumer::async_run() {
     spawn(promote_loop(), "delayed");
     if (sink_) spawn(job_outcomes_loop(), "job outcomes");
   }
-  for (std::size_t i = 0; i < watch_conns_.size(); ++i) spawn(watch_list(i), "wake-up");
+  watch_consumed_lists();
 
   while (!(stopping_ && shutdown_complete_)) {
     done_wake_.expires_at(forever);

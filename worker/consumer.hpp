@@ -43,6 +43,7 @@
 #include "worker/child_slots.hpp"
 #include "worker/executor.hpp"
 #include "worker/lifecycle_sink.hpp"
+#include "worker/time_limits.hpp"
 #include "worker/worker_settings.hpp"
 
 namespace celeriac::worker {
@@ -97,7 +98,11 @@ private:
 
   // Coroutines.
   boost::asio::awaitable<void> fetch_loop();
-  boost::asio::awaitable<void> watch_list(std::size_t index);
+  boost::asio::awaitable<void> watch_list(std::string list, std::shared_ptr<redis::connection> conn);
+  // One wake-up watcher per consumed list: starts the missing ones, ends
+  // those of lists no longer consumed.
+  void watch_consumed_lists();
+  void spawn_loop(boost::asio::awaitable<void> loop, const char* name);
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> write_batch(pending_writes& batch);
   boost::asio::awaitable<void> touch_loop();
@@ -115,6 +120,31 @@ private:
   // Remote control (Celery's pidbox): revoke (and ping) addressed to this
   // node; revoked ids kept in Redis are loaded at start and every 30 s.
   boost::asio::awaitable<void> control_loop();
+  boost::asio::awaitable<void> handle_control(const celery::control_request& req);
+  // Replies from the first child only: a node answers once.
+  boost::asio::awaitable<void> reply_once(const celery::control_request& req, json::value reply);
+  boost::asio::awaitable<void> handle_revoke(const celery::control_request& req, bool terminate_command);
+  boost::asio::awaitable<void> handle_gathered(const celery::control_request& req, const std::string& method);
+  boost::asio::awaitable<json::value> node_command(const std::string& method, const json::object& args);
+  boost::asio::awaitable<json::value> hello_reply(const json::object& args);
+  json::value apply_time_limit(const json::object& args);
+  boost::asio::awaitable<json::value> apply_rate_limit(const json::object& args);
+  boost::asio::awaitable<json::value> change_queues(const std::string& method, const json::object& args);
+  json::value pool_change(const std::string& method, const json::object& args);
+  // The task's options with a remote time_limit applied (in scratch).
+  const app::task_options& options_for(const held_message& h, app::task_options& scratch) const;
+  boost::asio::awaitable<void> refresh_rates();
+  // Inspect (worker/consumer_inspect.cpp): commands every child has a part
+  // of, this child's part, and the node's reply from all the parts.
+  static bool is_gathered(std::string_view method);
+  json::value inspect_part(const std::string& method, const json::object& args) const;
+  json::value node_reply(const std::string& method, const std::vector<json::value>& parts) const;
+  json::value request_info_of(const held_message& h, bool running) const;
+  json::value registered_reply() const;
+  json::value active_queues_reply() const;
+  json::value revoked_reply() const;
+  json::value conf_reply() const;
+  json::value report_reply() const;
   boost::asio::awaitable<void> revoked_refresh_loop();
   // Applies a revoke: not-started messages with those ids are finished as
   // REVOKED at once; with terminate, the running one is stopped. Returns
@@ -171,7 +201,7 @@ private:
   broker::kombu_transport transport_;
   std::unique_ptr<redis::connection> backend_conn_;  // only when results go to another server
   std::unique_ptr<broker::kombu_transport> backend_transport_;
-  std::vector<std::unique_ptr<redis::connection>> watch_conns_;
+  std::map<std::string, std::shared_ptr<redis::connection>> watchers_;  // list -> its wake-up connection
   std::unique_ptr<executor> executor_;
   std::set<redis::connection*> reconnecting_;
 
@@ -199,6 +229,9 @@ private:
   bool fetch_idle_ = false;
   bool fetch_paused_ = false;  // handed back its unstarted messages: no fetching until free
   std::uint64_t tasks_done_ = 0;
+  std::map<std::string, std::uint64_t> finished_by_task_;  // `inspect stats` total
+  std::map<std::string, time_limits> time_limit_overrides_;  // remote time_limit, by task
+  std::set<std::string> reported_bad_rates_;
   bool stopping_ = false;
   bool cold_ = false;
   bool shutdown_started_ = false;

@@ -1,9 +1,12 @@
 // The consumer's remote control: Celery's pidbox broadcasts addressed to
-// this node (revoke, ping), and the revoked ids kept in Redis so that a
-// worker started after a revoke still honours it.
+// this node (celery/worker/control.py's commands), and the revoked ids kept
+// in Redis so that a worker started after a revoke still honours it.
 //
-// Every child listens (each must drop or stop its own messages); only the
-// first child replies, so a node answers once, as a Celery worker does.
+// Every child listens: some commands change every child (revoke,
+// time_limit, rate_limit, add_consumer, ...), some need every child's
+// part (inspect active, stats, ...: worker/consumer_inspect.cpp), the rest
+// are the node's. Only the first child replies, so a node answers once, as
+// a Celery worker does.
 
 #include "worker/consumer.hpp"
 
@@ -20,9 +23,12 @@
 #include "broker/revoked_store.hpp"
 #include "celery/result_meta.hpp"
 #include "celery/revoke_request.hpp"
+#include "json/dump.hpp"
+#include "limiter/task_rates.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 #include "worker/consumer_support.hpp"
+#include "worker/control_gather.hpp"
 
 namespace celeriac::worker {
 
@@ -108,46 +114,306 @@ awaitable<void> consumer::terminate_running(std::uint64_t seq, int signal) {
   ::kill(::getpid(), SIGKILL);
 }
 
+namespace {
+
+// Celery's old names for some commands (Panel aliases).
+std::string canonical_method(const std::string& m) {
+  static const std::pair<std::string_view, std::string_view> aliases[] = {
+      {"dump_conf", "conf"},         {"dump_schedule", "scheduled"}, {"dump_reserved", "reserved"},
+      {"dump_active", "active"},     {"dump_revoked", "revoked"},    {"dump_tasks", "registered"}};
+  for (const auto& [alias, name] : aliases)
+    if (m == alias) return std::string(name);
+  return m;
+}
+
+const json::value* argument(const json::object& args, std::string_view key) {
+  for (const auto& [k, v] : args)
+    if (k == key && !v.is_null()) return &v;
+  return nullptr;
+}
+
+std::optional<std::string> string_argument(const json::object& args, std::string_view key) {
+  const json::value* v = argument(args, key);
+  if (!v) return std::nullopt;
+  if (v->is_string()) return v->as_string();
+  if (v->is_number()) return json::dump(*v);
+  return std::nullopt;
+}
+
+std::optional<double> number_argument(const json::object& args, std::string_view key) {
+  const json::value* v = argument(args, key);
+  if (v && v->is_number()) return v->as_double();
+  if (v && v->is_string()) try {
+      return std::stod(v->as_string());
+    } catch (const std::exception&) {
+    }
+  return std::nullopt;
+}
+
+// How long the first child waits for the others' parts: well inside the
+// 1 s Celery's client waits for replies by default.
+constexpr std::chrono::milliseconds gather_limit{400};
+
+}  // namespace
+
 awaitable<void> consumer::control_loop() {
   pidbox_ = std::make_unique<broker::pidbox_node>(io_.get_executor(), settings_.broker, settings_.node_name);
   co_await pidbox_->async_start();
-  broker::revoked_store store(broker_conn_);
   while (!stopping_) {
     celery::control_request req = co_await pidbox_->async_next();
-    if (req.method == celery::revoke_method) {
-      auto args = celery::read_revoke_arguments(req.arguments);
-      if (!args) {
-        log::error("ignoring a revoke request with bad arguments: {}", args.error().message);
-        continue;
-      }
-      int sig = SIGTERM;
-      if (args->signal) {
-        auto n = celery::signal_number(*args->signal);
-        if (!n) log::warning("revoke: unknown signal '{}', using SIGTERM", *args->signal);
-        sig = n.value_or(SIGTERM);
-      }
-      log::info("Tasks flagged as revoked: {}", fmt::join(args->task_ids, ", "));
-      const auto terminated = apply_revoke(args->task_ids, args->terminate, sig);
-      if (index_ != 0) continue;
-      // Celery's revoke sent from Python never reaches Redis's set: keep
-      // it there, so workers started later honour it too.
-      try {
-        const auto expires = util::wall_now() + settings_.revoked_expires;
-        co_await store.async_add(args->task_ids, expires);
-      } catch (const std::exception& e) {
-        log::warning("could not keep revoked ids in {}: {}", broker::revoked_key, e.what());
-      }
-      json::value reply = celery::revoke_reply(*args, terminated);
-      co_await pidbox_->async_reply(req, std::move(reply));
-    } else if (req.method == "ping") {
-      if (index_ == 0) {
-        json::value pong = json::object{{"ok", "pong"}};
-        co_await pidbox_->async_reply(req, std::move(pong));
-      }
-    } else {
-      log::debug("remote control command '{}' is not supported yet; ignored", req.method);
+    std::optional<std::string> failure;
+    try {
+      co_await handle_control(req);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    if (!failure) continue;
+    log::error("remote control command {} failed: {}", req.method, *failure);
+    // kombu's Node.dispatch replies {"error": repr(exc)} when a handler raises.
+    json::value err = celery::control_error(fmt::format("Exception('{}')", *failure));
+    co_await reply_once(req, std::move(err));
+  }
+}
+
+awaitable<void> consumer::reply_once(const celery::control_request& req, json::value reply) {
+  if (index_ != 0) co_return;
+  co_await pidbox_->async_reply(req, std::move(reply));
+}
+
+awaitable<void> consumer::handle_control(const celery::control_request& req) {
+  const std::string method = canonical_method(req.method);
+  const json::object& args = req.arguments;
+  if (method == celery::revoke_method || method == "terminate") {
+    co_await handle_revoke(req, method == "terminate");
+  } else if (is_gathered(method)) {
+    co_await handle_gathered(req, method);
+  } else if (method == "time_limit") {
+    json::value reply = apply_time_limit(args);
+    co_await reply_once(req, std::move(reply));
+  } else if (method == "rate_limit") {
+    json::value reply = co_await apply_rate_limit(args);
+    co_await reply_once(req, std::move(reply));
+  } else if (method == "add_consumer" || method == "cancel_consumer") {
+    json::value reply = co_await change_queues(method, args);
+    co_await reply_once(req, std::move(reply));
+  } else if (index_ != 0) {
+    co_return;  // the rest is the node's, answered by its first child
+  } else if (method == "shutdown") {
+    // Celery's worker raises WorkerShutdown without replying.
+    log::warning("{}", string_argument(args, "msg").value_or("Got shutdown from remote"));
+    ::kill(::getppid(), SIGTERM);
+  } else {
+    json::value reply = co_await node_command(method, args);
+    co_await pidbox_->async_reply(req, std::move(reply));
+  }
+}
+
+awaitable<json::value> consumer::node_command(const std::string& method, const json::object& args) {
+  if (method == "ping") co_return json::object{{"ok", "pong"}};
+  if (method == "revoked") co_return revoked_reply();
+  if (method == "registered") co_return registered_reply();
+  if (method == "active_queues") co_return active_queues_reply();
+  if (method == "conf") co_return conf_reply();
+  if (method == "report") co_return report_reply();
+  if (method == "clock") co_return json::object{{"clock", json::value(pidbox_->clock())}};
+  if (method == "hello") co_return co_await hello_reply(args);
+  if (method == "pool_grow" || method == "pool_shrink" || method == "autoscale") co_return pool_change(method, args);
+  log::warning("remote control command '{}' is not supported by celeriac; replied with an error", method);
+  co_return celery::control_error(fmt::format("KeyError('{}')", method));
+}
+
+// The other children leave their parts in Redis; the first merges them
+// with its own and answers for the node.
+awaitable<void> consumer::handle_gathered(const celery::control_request& req, const std::string& method) {
+  if (!req.wants_reply() || !req.ticket) co_return;
+  json::value part = inspect_part(method, req.arguments);
+  const std::string key = gather_key(settings_.node_name, *req.ticket);
+  if (index_ != 0) {
+    co_await async_contribute(broker_conn_, key, std::move(part));
+    co_return;
+  }
+  std::size_t others = 0;
+  for (std::size_t i = 0; i < slots_.size(); ++i)
+    if (static_cast<int>(i) != index_ && slots_[i].pid.load() != 0) ++others;
+  std::vector<json::value> parts = co_await async_collect(broker_conn_, key, others, gather_limit);
+  parts.insert(parts.begin(), std::move(part));
+  json::value reply = node_reply(method, parts);
+  co_await pidbox_->async_reply(req, std::move(reply));
+}
+
+awaitable<void> consumer::handle_revoke(const celery::control_request& req, bool terminate_command) {
+  json::object arguments = req.arguments;
+  if (terminate_command) arguments.emplace_back("terminate", true);
+  auto args = celery::read_revoke_arguments(arguments);
+  if (!args) {
+    log::error("ignoring a revoke request with bad arguments: {}", args.error().message);
+    co_return;
+  }
+  int sig = SIGTERM;
+  if (args->signal) {
+    auto n = celery::signal_number(*args->signal);
+    if (!n) log::warning("revoke: unknown signal '{}', using SIGTERM", *args->signal);
+    sig = n.value_or(SIGTERM);
+  }
+  log::info("Tasks flagged as revoked: {}", fmt::join(args->task_ids, ", "));
+  const auto terminated = apply_revoke(args->task_ids, args->terminate, sig);
+  if (index_ != 0) co_return;
+  // Celery's revoke sent from Python never reaches Redis's set: keep
+  // it there, so workers started later honour it too.
+  try {
+    broker::revoked_store store(broker_conn_);
+    const auto expires = util::wall_now() + settings_.revoked_expires;
+    co_await store.async_add(args->task_ids, expires);
+  } catch (const std::exception& e) {
+    log::warning("could not keep revoked ids in {}: {}", broker::revoked_key, e.what());
+  }
+  json::value reply = celery::revoke_reply(*args, terminated);
+  co_await pidbox_->async_reply(req, std::move(reply));
+}
+
+// Celery's mingle: a Celery worker starting up sends `hello` with its
+// revoked ids and takes ours (as {id: time added}) and our clock.
+awaitable<json::value> consumer::hello_reply(const json::object& args) {
+  if (string_argument(args, "from_node") == settings_.node_name) co_return json::value();
+  std::vector<std::string> theirs;
+  if (const json::value* r = argument(args, "revoked"); r && r->is_object())
+    for (const auto& [id, when] : r->as_object()) theirs.push_back(id);
+  if (!theirs.empty()) {
+    apply_revoke(theirs, false, SIGTERM);
+    try {
+      broker::revoked_store store(broker_conn_);
+      const auto expires = util::wall_now() + settings_.revoked_expires;
+      co_await store.async_add(theirs, expires);
+    } catch (const std::exception& e) {
+      log::warning("could not keep revoked ids in {}: {}", broker::revoked_key, e.what());
     }
   }
+  json::object ours;
+  const double now = util::unix_seconds(util::wall_now());
+  for (auto& id : revoked_.ids(util::wall_now())) ours.emplace_back(std::move(id), json::value(now));
+  co_return json::object{{"revoked", json::value(std::move(ours))}, {"clock", json::value(pidbox_->clock())}};
+}
+
+// time_limit NAME SOFT HARD: Celery sets the task's own limits on that
+// worker; here every child of the node does, so the next runs of the task
+// use them (a message's own timelimit header still wins).
+json::value consumer::apply_time_limit(const json::object& args) {
+  const auto task = string_argument(args, "task_name");
+  if (!task || !registry_.find(*task)) {
+    log::error("Change time limit attempt for unknown task {}", task.value_or("(none)"));
+    return celery::control_error("unknown task");
+  }
+  time_limits limits;
+  limits.soft = number_argument(args, "soft");
+  limits.hard = number_argument(args, "hard");
+  time_limit_overrides_[*task] = limits;
+  if (index_ == 0)
+    log::info("New time limits for tasks of type {}: soft={} hard={}", *task,
+              limits.soft ? fmt::format("{}", *limits.soft) : "None",
+              limits.hard ? fmt::format("{}", *limits.hard) : "None");
+  return celery::control_ok("time limits set successfully");
+}
+
+const app::task_options& consumer::options_for(const held_message& h, app::task_options& scratch) const {
+  auto it = time_limit_overrides_.find(h.message.headers.task);
+  if (it == time_limit_overrides_.end()) return h.task->options;
+  scratch = h.task->options;
+  scratch.time_limit = it->second.hard;
+  scratch.soft_time_limit = it->second.soft;
+  return scratch;
+}
+
+// rate_limit NAME RATE: cluster-wide, as `celeriac rate-limit` sets it —
+// the first child writes celeriac.rate_limits, and every child re-reads it
+// at once instead of at its next poll.
+awaitable<json::value> consumer::apply_rate_limit(const json::object& args) {
+  const auto task = string_argument(args, "task_name");
+  const std::string text = string_argument(args, "rate_limit").value_or("");
+  try {
+    limiter::parse_task_rate(task.value_or(""), text);
+  } catch (const std::exception& e) {
+    co_return celery::control_error(fmt::format("Invalid rate limit string: ValueError('{}')", e.what()));
+  }
+  if (!task || !registry_.find(*task)) {
+    if (index_ == 0) log::error("Rate limit attempt for unknown task {}", task.value_or("(none)"));
+    co_return celery::control_error("unknown task");
+  }
+  if (index_ == 0) {
+    redis::request req;
+    req.push("HSET", limiter::runtime_rates_key, *task, text);
+    co_await broker_conn_.async_exec(req);
+    if (text.empty())
+      log::info("Rate limits disabled for tasks of type {}", *task);
+    else
+      log::info("New rate limit for tasks of type {}: {}.", *task, text);
+  } else {
+    // Let the first child's write land first.
+    asio::steady_timer t(io_);
+    co_await sleep_for(t, milliseconds(200));
+  }
+  co_await refresh_rates();
+  co_return celery::control_ok(text.empty() ? "rate limit disabled successfully" : "new rate limit set successfully");
+}
+
+// add_consumer QUEUE / cancel_consumer QUEUE: every child changes what it
+// fetches; the first keeps the node's list in shared memory, so children
+// started later consume the same queues.
+awaitable<json::value> consumer::change_queues(const std::string& method, const json::object& args) {
+  const auto name = string_argument(args, "queue");
+  std::string why;
+  auto q = name ? broker::queue_name::make(*name, &why) : std::nullopt;
+  if (!q) co_return celery::control_error(fmt::format("bad queue name '{}': {}", name.value_or(""), why));
+  std::vector<broker::queue_name> queues = transport_.config().queues;
+  const auto it = std::find(queues.begin(), queues.end(), *q);
+  if (method == "add_consumer") {
+    if (it == queues.end()) queues.push_back(*q);
+  } else {
+    if (it != queues.end() && queues.size() == 1)
+      co_return celery::control_error(
+          fmt::format("{} is the only queue this worker consumes; add another before cancelling it", q->str()));
+    if (it != queues.end()) queues.erase(it);
+  }
+  if (queues != transport_.config().queues) {
+    transport_.set_queues(queues);
+    if (index_ == 0) {
+      std::string text;
+      for (const auto& each : queues) text += each.str() + "\n";
+      if (!slots_.node_shared().set_queues(text))
+        log::warning("the node's queue list is too long to share: replacement children consume the configured queues");
+      log::info("{} {}", method == "add_consumer" ? "Started consuming from" : "Stopped consuming from", q->str());
+    }
+    co_await transport_.async_declare();
+    watch_consumed_lists();
+    wake_fetcher();
+  }
+  co_return celery::control_ok(method == "add_consumer" ? fmt::format("add consumer {}", q->str())
+                                                        : fmt::format("no longer consuming from {}", q->str()));
+}
+
+// pool_grow/pool_shrink N (fixed pools) and autoscale MAX MIN: the
+// supervisor applies them within a second (worker/pool.cpp).
+json::value consumer::pool_change(const std::string& method, const json::object& args) {
+  const bool autoscale = settings_.autoscale_max > 0;
+  node_state& node = slots_.node_shared();
+  if (method == "autoscale") {
+    if (!autoscale) return celery::control_error("ValueError('Autoscale not enabled')");
+    const auto max = number_argument(args, "max");
+    const auto min = number_argument(args, "min");
+    const int new_max = max ? static_cast<int>(*max) : (node.autoscale_max.load() > 0 ? node.autoscale_max.load()
+                                                                                        : settings_.autoscale_max);
+    const int new_min = min ? static_cast<int>(*min) : (node.autoscale_min.load() >= 0 ? node.autoscale_min.load()
+                                                                                         : settings_.autoscale_min);
+    const int capped_max = std::clamp(new_max, 1, static_cast<int>(slots_.size()));
+    node.autoscale_max.store(capped_max);
+    node.autoscale_min.store(std::clamp(new_min, 0, capped_max));
+    return celery::control_ok(fmt::format("autoscale now max={} min={}", capped_max, std::clamp(new_min, 0, capped_max)));
+  }
+  if (autoscale)
+    return celery::control_error(fmt::format("{} is not supported with autoscale. Adjust autoscale range instead.",
+                                             method));
+  const int n = static_cast<int>(number_argument(args, "n").value_or(1));
+  node.pool_delta.fetch_add(method == "pool_grow" ? n : -n);
+  return celery::control_ok(method == "pool_grow" ? "pool will grow" : "pool will shrink");
 }
 
 awaitable<void> consumer::revoked_refresh_loop() {

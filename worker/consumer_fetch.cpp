@@ -144,12 +144,12 @@ awaitable<void> consumer::hand_back_unstarted() {
 // list onto itself that changes nothing, used only to learn that the list
 // has a message, while the fetch itself stays an atomic script (Redis
 // refuses blocking commands inside scripts).
-awaitable<void> consumer::watch_list(std::size_t index) {
-  redis::connection& conn = *watch_conns_[index];
-  const std::string list = transport_.watched_lists()[index];
+// A watcher ends when its list is no longer consumed (cancel_consumer).
+awaitable<void> consumer::watch_list(std::string list, std::shared_ptr<redis::connection> connection) {
+  redis::connection& conn = *connection;
   redis::request req;
   req.push("BLMOVE", list, list, "RIGHT", "RIGHT", 1);
-  while (!stopping_) {
+  while (!stopping_ && watchers_.count(list)) {
     if (!fetch_idle_) {
       // Several watchers share this timer: its expiry is set once, in the
       // constructor, because setting it would cancel the others' waits.
@@ -172,6 +172,24 @@ awaitable<void> consumer::watch_list(std::size_t index) {
     } catch (const std::exception& e) {
       if (!stopping_) log::debug("wake-up connection for {}: {}", list, e.what());
     }
+  }
+}
+
+void consumer::watch_consumed_lists() {
+  const auto lists = transport_.watched_lists();
+  for (auto it = watchers_.begin(); it != watchers_.end();) {
+    if (std::find(lists.begin(), lists.end(), it->first) == lists.end()) {
+      it->second->close();
+      it = watchers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& list : lists) {
+    if (watchers_.count(list)) continue;
+    auto conn = std::make_shared<redis::connection>(io_.get_executor(), settings_.broker);
+    watchers_.emplace(list, conn);
+    spawn_loop(watch_list(list, std::move(conn)), "wake-up");
   }
 }
 

@@ -53,7 +53,8 @@ void consumer::make_ready(held_message& h) {
   j.seq = h.seq;
   j.delivery_tag = h.tag;
   j.task = h.task;
-  const time_limits limits = resolve_time_limits(m, h.task->options, settings_);
+  app::task_options scratch;
+  const time_limits limits = resolve_time_limits(m, options_for(h, scratch), settings_);
   j.hard_limit = limits.hard;
   j.soft_limit = limits.soft;
   j.request.id = m.headers.id;
@@ -95,6 +96,7 @@ void consumer::on_outcome(outcome o) {
   auto it = held_.find(o.seq);
   if (it == held_.end()) return;  // put back by a cold shutdown meanwhile: not ours any more
   held_message& h = it->second;
+  ++finished_by_task_[h.message.headers.task];
   const celery::task_message& m = h.message;
   celery::meta_context ctx = celery::meta_context_for(m);
   std::string meta;

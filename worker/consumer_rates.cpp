@@ -71,19 +71,22 @@ awaitable<void> consumer::admission_loop() {
   }
 }
 
+awaitable<void> consumer::refresh_rates() {
+  try {
+    auto rr = co_await limiter::async_read_runtime_rates(broker_conn_);
+    for (const auto& bad : rr.bad)
+      if (reported_bad_rates_.insert(bad.task + "\n" + bad.text).second)
+        log::error("ignoring the run-time rate limit of {} ('{}'): {}", bad.task, bad.text, bad.error);
+    rates_.set_runtime(std::move(rr.rates));
+  } catch (const std::exception& e) {
+    log::debug("reading run-time rate limits failed: {}", e.what());
+  }
+}
+
 awaitable<void> consumer::rates_loop() {
   asio::steady_timer t(io_);
-  std::set<std::string> reported;
   while (!stopping_) {
-    try {
-      auto rr = co_await limiter::async_read_runtime_rates(broker_conn_);
-      for (const auto& bad : rr.bad)
-        if (reported.insert(bad.task + "\n" + bad.text).second)
-          log::error("ignoring the run-time rate limit of {} ('{}'): {}", bad.task, bad.text, bad.error);
-      rates_.set_runtime(std::move(rr.rates));
-    } catch (const std::exception& e) {
-      log::debug("reading run-time rate limits failed: {}", e.what());
-    }
+    co_await refresh_rates();
     co_await sleep_for(t, std::chrono::seconds(2));
   }
 }

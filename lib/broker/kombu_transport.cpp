@@ -81,6 +81,12 @@ kombu_transport::kombu_transport(redis::connection& conn, transport_config confi
   if (config_.queues.empty()) throw std::invalid_argument("a transport needs at least one queue to consume");
 }
 
+void kombu_transport::set_queues(std::vector<queue_name> queues) {
+  if (queues.empty()) throw std::invalid_argument("a transport needs at least one queue to consume");
+  config_.queues = std::move(queues);
+  rotation_ = 0;
+}
+
 awaitable<void> kombu_transport::async_declare() {
   redis::request req;
   for (const auto& q : config_.queues) req.push("SADD", binding_key(q.str()), celery::binding_member(q.str()));

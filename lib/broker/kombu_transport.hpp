@@ -65,6 +65,10 @@ public:
 
   const transport_config& config() const noexcept { return config_; }
 
+  // Consume these queues from now on (remote add_consumer/cancel_consumer).
+  // Throws std::invalid_argument for an empty list. Declare them after.
+  void set_queues(std::vector<queue_name> queues);
+
   // Declares the consumed queues (kombu's binding set members) so Celery
   // tools see them. Idempotent.
   boost::asio::awaitable<void> async_declare();

@@ -42,6 +42,8 @@ public:
   pidbox_node(boost::asio::any_io_executor ex, redis::config broker, std::string node);
 
   const std::string& node() const noexcept { return node_; }
+  // The Lamport clock (`inspect clock`, `stats`).
+  std::int64_t clock() const noexcept { return clock_; }
 
   // Connects (retrying with backoff until Redis answers), declares the
   // node's binding as Celery's worker does, and PSUBSCRIBEs. Requests

@@ -23,6 +23,9 @@ json::value delivery_info(const task_message& m) {
 
 std::string two_decimals(double v) { return fmt::format("{:.2f}", v); }
 
+// Celery's pool shows an unset limit as the integer 0.
+json::value seconds_or_zero(double v) { return v == 0 ? json::value(0) : json::value(v); }
+
 }  // namespace
 
 json::value request_info(const task_message& m, const request_state& state) {
@@ -174,7 +177,7 @@ json::value stats_reply(const node_stats& s) {
       {"max-tasks-per-child",
        s.max_tasks_per_child ? json::value(static_cast<std::int64_t>(*s.max_tasks_per_child)) : json::value("N/A")},
       {"put-guarded-by-semaphore", json::value(false)},
-      {"timeouts", json::value(json::array{json::value(s.timeouts.first), json::value(s.timeouts.second)})},
+      {"timeouts", json::value(json::array{seconds_or_zero(s.timeouts.first), seconds_or_zero(s.timeouts.second)})},
       {"writes", pool_writes(s)}};
   json::value broker = json::object{
       {"hostname", json::value(s.broker_host)},
