@@ -41,6 +41,9 @@ struct apply_overrides {
   std::optional<std::string> root_id;
   std::optional<std::string> group;
   std::optional<json::value> chain;  // the embed.chain to send
+  // argsrepr's outer form when given; else a tuple when prepending (see
+  // canvas.hpp), the signature's own list otherwise.
+  std::optional<sequence_style> args_style{};
 };
 
 json::value as_signature_list(const json::value& v) {
@@ -162,6 +165,7 @@ message_result apply_signature(const signature& sig, apply_overrides over, const
     args = std::move(over.prepend);
     args.insert(args.end(), sig.args.begin(), sig.args.end());
   }
+  if (over.args_style) o.args_style = *over.args_style;
 
   task_message m = make_task_message(sig.task, std::move(args), sig.kwargs, std::move(o));
   m.embed.callbacks = std::move(callbacks);
@@ -191,6 +195,13 @@ boost::system::result<std::vector<signature>, canvas_error> signatures_of(const 
 }
 
 }  // namespace
+
+boost::system::result<task_message, canvas_error> task_message_for(const signature& sig, sequence_style args_style,
+                                                                   const publish_context& ctx) {
+  apply_overrides over;
+  over.args_style = args_style;
+  return apply_signature(sig, std::move(over), ctx);
+}
 
 boost::system::result<std::optional<task_message>, canvas_error> next_chain_message(const task_message& finished,
                                                                                     const json::value& result,

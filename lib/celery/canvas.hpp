@@ -27,6 +27,7 @@
 
 #include <boost/system/result.hpp>
 
+#include "celery/py_repr.hpp"
 #include "celery/signature.hpp"
 #include "celery/task_message.hpp"
 #include "json/value.hpp"
@@ -44,6 +45,13 @@ struct publish_context {
   std::optional<std::string> origin{};   // headers.origin; default default_origin()
   std::optional<util::wall_time> now{};  // default wall_now()
 };
+
+// send_task for a plain task signature whose args and options are final
+// (lib/celery/canvas_apply.hpp merges them as Celery's canvas does):
+// argsrepr in the given outer form (Python's tuple after a clone or a
+// prepend, the signature's own list otherwise).
+boost::system::result<task_message, canvas_error> task_message_for(const signature& sig, sequence_style args_style,
+                                                                   const publish_context& ctx = {});
 
 // The message Celery's worker publishes when `finished` succeeded with
 // `result` and embed.chain is non-empty: pops the LAST element of
