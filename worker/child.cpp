@@ -12,6 +12,7 @@
 #include "util/log.hpp"
 #include "worker/consumer.hpp"
 #include "worker/job_store_sink.hpp"
+#include "worker/metrics_service.hpp"
 
 namespace celeriac::worker {
 
@@ -51,6 +52,7 @@ int run_child(const worker_settings& settings, const app::task_registry& registr
     sink->start();
   }
   consumer c(io, settings, registry, index, sink.get(), slots);
+  child_metrics metrics(io, settings, index, slots, sink.get());  // child 1 serves /metrics
 
   boost::asio::signal_set signals(io, SIGTERM, SIGQUIT);
   std::function<void(const boost::system::error_code&, int)> on_signal =

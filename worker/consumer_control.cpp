@@ -29,6 +29,7 @@
 #include "util/log.hpp"
 #include "worker/consumer_support.hpp"
 #include "worker/control_gather.hpp"
+#include "worker/metrics_hooks.hpp"
 
 namespace celeriac::worker {
 
@@ -44,6 +45,7 @@ void consumer::finish_revoked(held_message& h, std::string_view reason) {
   const auto& m = h.message;
   log::info("Discarding revoked task: {}[{}]", m.headers.task, m.headers.id);
   if (sink_) sink_->record(m, h.queue.str(), "REVOKED", nullptr, std::string(reason));
+  count_task_revoked(m.headers.task);
   std::string meta;
   if (wants_result(h))
     meta = celery::encode_result_meta(celery::revoked_meta(m.headers.id, reason, celery::meta_context_for(m)));

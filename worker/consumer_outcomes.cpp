@@ -12,6 +12,7 @@
 #include "celery/result_meta.hpp"
 #include "util/log.hpp"
 #include "worker/follow_up.hpp"
+#include "worker/metrics_hooks.hpp"
 #include "worker/process_memory.hpp"
 #include "worker/time_limits.hpp"
 
@@ -24,6 +25,7 @@ void consumer::make_ready(held_message& h) {
   if (auto expires = m.expires_time(); expires && *expires <= util::wall_now()) {
     log::info("Task {}[{}] expired at {}; not run (REVOKED)", m.headers.task, m.headers.id, *m.headers.expires);
     if (sink_) sink_->record(m, h.queue.str(), "REVOKED", nullptr, "expired");
+    count_task_revoked(m.headers.task);
     std::string meta;
     if (wants_result(h))
       meta = celery::encode_result_meta(celery::revoked_meta(m.headers.id, "expired", celery::meta_context_for(m)));
@@ -98,6 +100,7 @@ void consumer::on_outcome(outcome o) {
   held_message& h = it->second;
   ++finished_by_task_[h.message.headers.task];
   const celery::task_message& m = h.message;
+  count_task_outcome(m.headers.task, o);
   celery::meta_context ctx = celery::meta_context_for(m);
   std::string meta;
   if (!m.embed.chord.is_null())

@@ -11,6 +11,8 @@
 #include "worker/child.hpp"
 #include "worker/child_slots.hpp"
 #include "worker/crash_recovery.hpp"
+#include "worker/metrics_hooks.hpp"
+#include "worker/metrics_service.hpp"
 #include "worker/supervisor.hpp"
 
 namespace celeriac::worker {
@@ -60,6 +62,7 @@ int run_pool(const worker_settings& settings, const app::task_registry& registry
   const int configured = autoscale ? settings.autoscale_max : settings.concurrency;
   const int slots_count = std::max(configured, max_pool_slots);
   child_slots slots(static_cast<std::size_t>(slots_count));
+  const auto metrics = make_node_metrics(settings, registry.names(), slots.size());  // before any fork
   node_state& node = slots.node_shared();
   node.started_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
@@ -75,8 +78,12 @@ int run_pool(const worker_settings& settings, const app::task_registry& registry
   sc.max_children = slots_count;
   sc.node_name = settings.node_name;
   sc.hooks.before_start = [&](int i) { slots[static_cast<std::size_t>(i)].reset(); };
-  sc.hooks.started = [&](int i, pid_t pid) { slots[static_cast<std::size_t>(i)].pid.store(pid); };
+  sc.hooks.started = [&](int i, pid_t pid) {
+    slots[static_cast<std::size_t>(i)].pid.store(pid);
+    count_child_started();
+  };
   sc.hooks.on_exit = [&](int i, pid_t pid, int status, child_exit why) {
+    count_child_exit(i, why);
     child_slot& slot = slots[static_cast<std::size_t>(i)];
     slot.pid.store(0);
     dead_child d;

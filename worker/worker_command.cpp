@@ -21,6 +21,7 @@
 #include "cli/cli_support.hpp"
 #include "cli/commands.hpp"
 #include "cli/parse_options.hpp"
+#include "worker/metrics_service.hpp"
 #include "worker/pool.hpp"
 #include "worker/worker_settings.hpp"
 
@@ -39,6 +40,9 @@ namespace celeriac::cli {
 namespace po = boost::program_options;
 
 namespace {
+
+// The metrics port cannot be listened on (sysexits' EX_UNAVAILABLE).
+constexpr int exit_unavailable = 69;
 
 std::string local_hostname() {
   char buf[256] = {};
@@ -96,6 +100,8 @@ int worker_command(int argc, char** argv) {
   long hand_back_after = 10;
   long autoscale_keepalive = 30;
   long revoked_expires = 3 * 3600;
+  long metrics_port = 0;
+  std::string metrics_bind = "127.0.0.1", log_format = "text";
   std::string autoscale;
   std::vector<std::string> rate_limits;
   long visibility = 3600, expires = 86400;
@@ -115,6 +121,13 @@ int worker_command(int argc, char** argv) {
     ("result-expires", po::value(&expires)->default_value(86400), "seconds results are kept; 0 = forever")
     ("hostname,n", po::value(&node)->default_value("celeriac@%h"), "node name; %h = host name, %n = short host name")
     ("loglevel,l", po::value(&level)->default_value("info"), "debug, info, warning, error or critical")
+    ("log-format", po::value(&log_format)->default_value("text"),
+        "text (Celery's layout) or json (one JSON object per line: time, level, process, pid, task_name, task_id, "
+        "message)")
+    ("metrics-port", po::value(&metrics_port), "serve Prometheus metrics at http://BIND:PORT/metrics (node-wide, "
+                                               "from the first child); off when not given")
+    ("metrics-bind", po::value(&metrics_bind)->default_value("127.0.0.1"),
+        "IP address the metrics endpoint listens on (0.0.0.0 for every interface)")
     ("acks-early", "acknowledge a message when its task starts (Celery's default, at-most-once) instead of "
                    "after its result is stored (celeriac's default, at-least-once)")
     ("no-requeue-on-crash", "when a child dies, fail the task it was running with WorkerLostError instead of "
@@ -192,6 +205,19 @@ int worker_command(int argc, char** argv) {
   s.result_expires = std::chrono::seconds(expires);
   s.node_name = expand_node_name(node);
   if (!log::parse_level(level, s.log_level)) return usage_error(fmt::format("unknown log level '{}'", level));
+  log::format format = log::format::text;
+  if (!log::parse_format(log_format, format))
+    return usage_error(fmt::format("--log-format '{}': give text or json", log_format));
+  log::set_format(format);
+  if (vm.count("metrics-port")) {
+    if (metrics_port < 1 || metrics_port > 65535) return usage_error("--metrics-port must be between 1 and 65535");
+    s.metrics_port = static_cast<std::uint16_t>(metrics_port);
+  }
+  s.metrics_bind = metrics_bind;
+  if (auto problem = worker::metrics_port_problem(s)) {
+    std::cerr << "celeriac worker: " << *problem << "\n";
+    return exit_unavailable;
+  }
   s.acks_early = vm.count("acks-early") > 0;
   s.requeue_on_crash = vm.count("no-requeue-on-crash") == 0;
   if (max_crashes < 1) return usage_error("--max-crashes must be at least 1");

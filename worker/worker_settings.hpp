@@ -2,6 +2,7 @@
 // Everything `celeriac worker` was told on its command line, validated.
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,11 @@ struct worker_settings {
   // its unstarted messages back for idle children. 0: never (each child
   // keeps its prefetch, as before).
   std::chrono::milliseconds hand_back_after{10};
+
+  // /metrics (Prometheus text format) on this address and port, served by
+  // the first child; nullopt: no metrics (docs/operations.md#metrics).
+  std::optional<std::uint16_t> metrics_port;
+  std::string metrics_bind = "127.0.0.1";
 
   // The set of delivery tags the child with this pid holds.
   std::string held_key(long pid) const;
