@@ -4,6 +4,7 @@
 
 #include "app/task_error.hpp"
 #include "json/dump.hpp"
+#include "util/log.hpp"
 #include "worker/time_limits.hpp"
 
 namespace celeriac::worker {
@@ -163,6 +164,7 @@ outcome executor::run_one(job& j, std::chrono::steady_clock::time_point start) {
   o.seq = j.seq;
   const app::run_limits limits{j.soft_deadline, j.soft_limit.value_or(0), &terminate_seq_, j.seq};
   app::task_context ctx(j.request, progress_, &stop_flag_, limits);
+  const log::task_scope logging_for(j.request.name, j.request.id);  // --log-format json: lines the task logs name it
   try {
     o.result = j.task->fn(ctx, j.args, j.kwargs);
     if (ctx.overran_soft_limit_untold()) {
