@@ -93,7 +93,7 @@ void dump_string_to(std::string& out, std::string_view s) {
     std::size_t run = i;
     while (run < s.size()) {
       auto c = static_cast<unsigned char>(s[run]);
-      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+      if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') break;  // DEL too, as json.dumps
       ++run;
     }
     out.append(s.data() + i, run - i);

@@ -36,6 +36,7 @@ TEST_CASE("strings are escaped as json.dumps(ensure_ascii=True) does") {
   CHECK(dump(value("plain")) == "\"plain\"");
   CHECK(dump(value("q\"b\\s/\n\t\x01")) == "\"q\\\"b\\\\s/\\n\\t\\u0001\"");
   CHECK(dump(value("caf\xC3\xA9")) == "\"caf\\u00e9\"");
+  CHECK(dump(value("del\x7F")) == "\"del\\u007f\"");  // json.dumps escapes all but space..~
   CHECK(dump(value("\xF0\x9F\x98\x80")) == "\"\\ud83d\\ude00\"");  // emoji → surrogate pair
   CHECK(dump(value("bad\xFFutf8")) == "\"bad\\ufffdutf8\"");
 }
