@@ -1,6 +1,7 @@
 #include "celery/canvas_apply.hpp"
 
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -8,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "celery/message_builder.hpp"
+#include "celery/result_meta.hpp"
 #include "celery/signature.hpp"
 #include "json/dump.hpp"
 #include "util/uuid.hpp"
@@ -18,6 +20,7 @@ void canvas_publication::append(canvas_publication other) {
   for (auto& s : other.chord_sizes) chord_sizes.push_back(std::move(s));
   for (auto& g : other.saved_groups) saved_groups.push_back(std::move(g));
   for (auto& m : other.messages) messages.push_back(std::move(m));
+  for (auto& t : other.trail) trail.push_back(std::move(t));
 }
 
 namespace {
@@ -198,11 +201,28 @@ void add_errback(signature& s, const json::value& errback) {
 
 // ---- freezing: ids and options fixed before anything is sent -------------
 
+// An AsyncResult or GroupResult as freeze() returns it. Shared, because
+// Celery links results to their parents after the fact (prepare_steps,
+// _chord.freeze) and the links must show wherever the result is held.
+struct frozen_result;
+using result_ptr = std::shared_ptr<frozen_result>;
 struct frozen_result {
-  std::string id;
+  std::string id{};
   bool is_group = false;
-  std::vector<frozen_result> children;
+  std::vector<result_ptr> children{};  // a group's members
+  result_ptr parent{};                 // the step or header before this one
 };
+
+result_ptr task_result(std::string id) { return std::make_shared<frozen_result>(frozen_result{std::move(id)}); }
+
+// result.parent of the first result along the parent links without one.
+void attach_parent(result_ptr r, result_ptr parent) {
+  for (; r; r = r->parent)
+    if (!r->parent) {
+      r->parent = std::move(parent);
+      return;
+    }
+}
 
 struct freeze_args {
   std::optional<std::string> id{};
@@ -213,10 +233,10 @@ struct freeze_args {
   std::optional<std::int64_t> group_index{};
 };
 
-frozen_result freeze(signature& s, const freeze_args& a);
+result_ptr freeze(signature& s, const freeze_args& a);
 
 // Signature.freeze.
-frozen_result freeze_task(signature& s, const freeze_args& a) {
+result_ptr freeze_task(signature& s, const freeze_args& a) {
   std::string id;
   if (const json::value* t = find_option(s.options, "task_id")) {
     id = t->is_string() ? t->as_string() : std::string();
@@ -230,7 +250,7 @@ frozen_result freeze_task(signature& s, const freeze_args& a) {
   if (a.group_id && !find_option(s.options, "group_id")) set_option(s.options, "group_id", *a.group_id);
   if (!a.chord.is_null()) set_option(s.options, "chord", a.chord);
   if (a.group_index) set_option(s.options, "group_index", *a.group_index);
-  return frozen_result{std::move(id), false, {}};
+  return task_result(std::move(id));
 }
 
 // dict.setdefault(key, value) for an optional string.
@@ -242,7 +262,7 @@ std::optional<std::string> setdefault(json::object& o, std::string_view key, con
 
 // group._freeze_group_tasks / _freeze_unroll: nested groups are flattened
 // (deque.extendleft: their members come in reverse order, as in Celery).
-frozen_result freeze_group(signature& g, const freeze_args& a) {
+result_ptr freeze_group(signature& g, const freeze_args& a) {
   std::string gid;
   if (const json::value* t = find_option(g.options, "task_id")) {
     gid = t->is_string() ? t->as_string() : std::string();
@@ -259,7 +279,7 @@ frozen_result freeze_group(signature& g, const freeze_args& a) {
   auto pending = tasks_of(g);
   std::deque<signature> stack(pending.begin(), pending.end());
   std::vector<signature> frozen;
-  frozen_result result{gid, true, {}};
+  auto result = std::make_shared<frozen_result>(frozen_result{gid, true});
   std::int64_t index = 0;
   while (!stack.empty()) {
     signature task = std::move(stack.front());
@@ -268,7 +288,7 @@ frozen_result freeze_group(signature& g, const freeze_args& a) {
       for (auto& member : tasks_of(task)) stack.push_front(std::move(member));
       continue;
     }
-    result.children.push_back(freeze(task, {.id = std::nullopt,
+    result->children.push_back(freeze(task, {.id = std::nullopt,
                                             .group_id = a.group_id,
                                             .chord = a.chord,
                                             .root_id = root_id,
@@ -289,7 +309,7 @@ signature maybe_unroll_group(signature g) {
 
 struct prepared_steps {
   std::vector<signature> tasks;  // the last step first, as embed.chain wants
-  std::vector<frozen_result> results;
+  std::vector<result_ptr> results;
 };
 
 struct steps_args {
@@ -310,7 +330,7 @@ struct steps_args {
 prepared_steps prepare_steps(std::vector<signature> steps_in, const steps_args& a) {
   std::deque<signature> steps(steps_in.begin(), steps_in.end());
   prepared_steps out;
-  std::optional<frozen_result> prev_res;
+  result_ptr prev_res;
   std::size_t i = 0;
   while (!steps.empty()) {
     signature task = std::move(steps.back());
@@ -336,10 +356,10 @@ prepared_steps prepare_steps(std::vector<signature> steps_in, const steps_args& 
       out.tasks.pop_back();
       out.results.pop_back();
       std::optional<std::string> body_id;
-      if (!prev_res->is_group) body_id = prev_res->id;
+      if (!prev_res->is_group) body_id = prev_res->id;  // a GroupResult has no task_id
       task = make_chord(task, body, body_id, a.root_id);
     }
-    frozen_result res = is_last ? freeze(task, {.id = a.last_task_id,
+    result_ptr res = is_last ? freeze(task, {.id = a.last_task_id,
                                                 .group_id = a.group_id,
                                                 .chord = a.chord,
                                                 .root_id = a.root_id,
@@ -352,8 +372,11 @@ prepared_steps prepare_steps(std::vector<signature> steps_in, const steps_args& 
     } else if (!a.link_error.is_null()) {
       add_errback(task, a.link_error);
     }
-    // After a chord, the step before it hands its result to the header.
-    prev_res = kind_of(task) == kind::chord ? frozen_result{{}, true, {}} : res;
+    if (prev_res && !prev_res->parent) prev_res->parent = res;
+    prev_res = res;
+    // After a chord, the step before it is the parent of the header.
+    if (kind_of(task) == kind::chord)
+      while (prev_res->parent) prev_res = prev_res->parent;
     out.tasks.push_back(std::move(task));
     out.results.push_back(std::move(res));
   }
@@ -362,24 +385,25 @@ prepared_steps prepare_steps(std::vector<signature> steps_in, const steps_args& 
 
 // _chord.freeze: the body first (the header members embed it), then the
 // header as a new group whose id becomes the chord's.
-frozen_result freeze_chord(signature& c, const freeze_args& a) {
+result_ptr freeze_chord(signature& c, const freeze_args& a) {
   signature body = chord_body(c);
-  frozen_result body_res = freeze(body, {.id = a.id,
+  result_ptr body_res = freeze(body, {.id = a.id,
                                          .group_id = a.group_id,
                                          .chord = a.chord,
                                          .root_id = a.root_id,
                                          .parent_id = std::nullopt,
                                          .group_index = a.group_index});
   signature header = make_group(chord_header_tasks(c));
-  frozen_result header_res =
+  result_ptr header_res =
       freeze_group(header, {.chord = to_json(body), .root_id = a.root_id, .parent_id = a.parent_id});
+  attach_parent(body_res, header_res);
   set_option(c.kwargs, "header", to_json(header));
   set_option(c.kwargs, "body", to_json(body));
-  set_option(c.options, "task_id", header_res.id);
+  set_option(c.options, "task_id", header_res->id);
   return body_res;
 }
 
-frozen_result freeze(signature& s, const freeze_args& a) {
+result_ptr freeze(signature& s, const freeze_args& a) {
   switch (kind_of(s)) {
     case kind::task:
       return freeze_task(s, a);
@@ -401,18 +425,20 @@ frozen_result freeze(signature& s, const freeze_args& a) {
       std::vector<signature> in_order(steps.tasks.rbegin(), steps.tasks.rend());
       set_tasks(s, in_order);
       s.args.clear();
-      if (steps.results.empty()) return frozen_result{};
+      if (steps.results.empty()) return task_result({});
       return steps.results.front();
     }
   }
-  return frozen_result{};
+  return task_result({});
 }
 
+// AsyncResult/GroupResult.as_tuple(): ((id, parent), None) or
+// ((id, parent), [members]).
 json::value as_tuple(const frozen_result& r) {
-  json::array head{json::value(r.id), nullptr};
+  json::array head{json::value(r.id), r.parent ? as_tuple(*r.parent) : json::value(nullptr)};
   if (!r.is_group) return json::array{std::move(head), nullptr};
   json::array children;
-  for (const auto& c : r.children) children.push_back(as_tuple(c));
+  for (const auto& c : r.children) children.push_back(as_tuple(*c));
   return json::array{std::move(head), std::move(children)};
 }
 
@@ -453,7 +479,7 @@ struct applier {
       case kind::chain:
         return apply_chain(s, args, options);
       case kind::chord:
-        return apply_chord(s, args, options);
+        return apply_chord(s, args, options, cloned);
     }
     return {};
   }
@@ -473,20 +499,29 @@ struct applier {
     auto m = task_message_for(s, prepends || cloned ? sequence_style::tuple : sequence_style::list, ctx);
     if (!m) fail(m.error().message);
     canvas_publication p;
+    if (adds_to_parent(options)) p.trail.push_back(child_result(m->headers.id));
     p.messages.push_back(std::move(*m));
     return p;
+  }
+
+  // send_task(add_to_parent=...): what the running task lists in its
+  // result's children. Group members are sent with False.
+  static bool adds_to_parent(const json::object& options) {
+    const json::value* v = find_option(options, "add_to_parent");
+    return !v || !v->is_bool() || v->as_bool();
   }
 
   // group._prepared: clones, flattens nested groups, freezes each member
   // into the group.
   void prepared(const std::vector<signature>& tasks, const std::string& group_id,
-                const std::optional<std::string>& root_id, std::vector<signature>& out) const {
+                const std::optional<std::string>& root_id, std::vector<signature>& out,
+                std::vector<result_ptr>& results) const {
     for (signature task : tasks) {
       if (kind_of(task) == kind::group) {
-        prepared(tasks_of(task), group_id, root_id, out);
+        prepared(tasks_of(task), group_id, root_id, out, results);
         continue;
       }
-      freeze(task, {.group_id = group_id, .root_id = root_id});
+      results.push_back(freeze(task, {.group_id = group_id, .root_id = root_id}));
       out.push_back(std::move(task));
     }
   }
@@ -506,7 +541,8 @@ struct applier {
     const json::value chord = pop_option(opts, "chord");
 
     std::vector<signature> members;
-    prepared(tasks, group_id, root_id, members);
+    std::vector<result_ptr> results;
+    prepared(tasks, group_id, root_id, members, results);
     std::int64_t size = 0;
     for (std::size_t i = 0; i < members.size(); ++i) {
       const signature& m = members[i];
@@ -521,6 +557,13 @@ struct applier {
       json::object member_options{{"add_to_parent", false}, {"chord", member_chord}};
       member_options = updated(std::move(member_options), opts);
       p.append(apply(m, args, member_options, true));
+    }
+    if (adds_to_parent(opts)) {
+      // GroupResult(group_id, results), or its one member when that is a
+      // group itself.
+      auto result = std::make_shared<frozen_result>(frozen_result{group_id, true, results});
+      if (results.size() == 1 && results[0]->is_group) result = results[0];
+      p.trail.push_back(as_tuple(*result));
     }
     return p;
   }
@@ -567,8 +610,12 @@ struct applier {
     return apply(first, {}, opts, true);
   }
 
-  // _chord.apply_async → run.
-  canvas_publication apply_chord(const signature& c, const json::array& args, const json::object& options) const {
+  // _chord.apply_async → run. A chord frozen here (a group member, a
+  // chain's first step) keeps the group id its freeze gave the header; one
+  // read from a message gets a new one (from_dict drops the header's
+  // options, so Celery's header.options.get('task_id') is None).
+  canvas_publication apply_chord(const signature& c, const json::array& args, const json::object& options,
+                                 bool frozen) const {
     json::array partial = !args.empty() && !c.immutable ? args : json::array{};
     partial.insert(partial.end(), c.args.begin(), c.args.end());
     signature body = clone(chord_body(c), {}, options);
@@ -577,7 +624,10 @@ struct applier {
     json::value task_id = pop_option(opts, "task_id");
 
     canvas_publication p;
-    const std::string group_id = util::uuid4();
+    std::optional<std::string> frozen_id;
+    if (const json::value* h = find_option(c.kwargs, "header"); frozen && h && h->is_object())
+      if (const json::value* o = h->find("options"); o && o->is_object()) frozen_id = string_of(o->find("task_id"));
+    const std::string group_id = frozen_id.value_or(util::uuid4());
     const auto root_id = string_of(find_option(body.options, "root_id"));
     for (const auto& [k, v] : opts) set_option(body.options, k, v);
     freeze(body, {.id = string_of(&task_id), .root_id = root_id});
@@ -585,17 +635,18 @@ struct applier {
     pop_option(opts, "chord");
 
     signature header = make_group(header_tasks);
-    frozen_result header_res =
+    result_ptr header_res =
         freeze_group(header, {.group_id = group_id, .chord = to_json(body), .root_id = root_id});
     if (header_tasks.empty()) {
       p.append(apply(body, json::array{json::array{}}, {}, false));  // body.delay([])
       return p;
     }
-    for (const auto& r : header_res.children)
-      if (r.is_group) {
-        p.saved_groups.push_back(
-            {group_id, json::dump(json::object{{"result", as_tuple(frozen_result{group_id, true,
-                                                                                   header_res.children})}})});
+    // backend.apply_chord: a header holding a group result is saved, so
+    // the completer can give the body nested lists.
+    for (const auto& r : header_res->children)
+      if (r->is_group) {
+        const frozen_result saved{group_id, true, header_res->children};
+        p.saved_groups.push_back({group_id, json::dump(json::object{{"result", as_tuple(saved)}})});
         break;
       }
     set_option(opts, "task_id", group_id);

@@ -63,6 +63,9 @@ struct canvas_publication {
   std::vector<chord_size_write> chord_sizes;
   std::vector<saved_group_write> saved_groups;
   std::vector<task_message> messages;  // in publish order
+  // What the running task's result lists in `children` (Celery's
+  // add_trail): each result tuple its apply_async calls returned.
+  json::array trail;
 
   void append(canvas_publication other);
   bool empty() const noexcept { return chord_sizes.empty() && saved_groups.empty() && messages.empty(); }
