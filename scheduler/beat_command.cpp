@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <iostream>
+#include <optional>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,7 +13,10 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
+#include "http_server/metrics_route.hpp"
+#include "http_server/server.hpp"
 #include "scheduler/beat_loop.hpp"
+#include "scheduler/beat_metrics.hpp"
 #include "scheduler/dry_run.hpp"
 #include "scheduler/schedule_source.hpp"
 #include "util/clock.hpp"
@@ -30,6 +34,8 @@ namespace {
 constexpr int exit_bad_schedule = 65;
 // Exit code when the loop dies of a bug rather than a Redis error (which it retries).
 constexpr int exit_software = 70;
+// Exit code when --metrics-port cannot be listened on (sysexits' EX_UNAVAILABLE).
+constexpr int exit_unavailable = 69;
 
 constexpr long min_lease_ms = 300;
 constexpr long max_lease_ms = 600'000;
@@ -55,7 +61,8 @@ int beat_command(int argc, char** argv) {
       "Exit codes: 0 clean shutdown or valid --dry-run; 64 bad usage; 65 schedule file invalid\n"
       "(each problem printed as FILE:LINE: ...).\n\n"
       "Options");
-  std::string schedule, broker, name, level;
+  std::string schedule, broker, name, level, log_format, metrics_bind;
+  long metrics_port = 0;
   long lease_ms = 10'000;
   long next = 5;
   // clang-format off
@@ -71,7 +78,13 @@ int beat_command(int argc, char** argv) {
     ("name", po::value(&name)->default_value(std::string(scheduler::default_beat_name)),
         "schedule name: instances with the same name share one lease and one tick record "
         "(Redis keys celeriac.beat.NAME:*)")
-    ("loglevel,l", po::value(&level)->default_value("info"), "debug, info, warning, error or critical");
+    ("loglevel,l", po::value(&level)->default_value("info"), "debug, info, warning, error or critical")
+    ("log-format", po::value(&log_format)->default_value("text"),
+        "text (Celery's layout) or json (one JSON object per line: time, level, process, pid, message)")
+    ("metrics-port", po::value(&metrics_port), "serve Prometheus metrics at http://BIND:PORT/metrics: ticks sent, "
+                                               "their lag, leadership; off when not given")
+    ("metrics-bind", po::value(&metrics_bind)->default_value("127.0.0.1"),
+        "IP address the metrics endpoint listens on (0.0.0.0 for every interface)");
   // clang-format on
   po::variables_map vm;
   if (auto done = parse_options("beat", argc, argv, opts, vm)) return *done;
@@ -89,6 +102,12 @@ int beat_command(int argc, char** argv) {
   if (auto why = scheduler::beat_name_problem(name)) return usage_error(fmt::format("--name \"{}\" {}", name, *why));
   log::level log_level;
   if (!log::parse_level(level, log_level)) return usage_error(fmt::format("unknown log level '{}'", level));
+  log::format format = log::format::text;
+  if (!log::parse_format(log_format, format))
+    return usage_error(fmt::format("--log-format '{}': give text or json", log_format));
+  const bool with_metrics = vm.count("metrics-port") > 0;
+  if (with_metrics && (metrics_port < 1 || metrics_port > 65535))
+    return usage_error("--metrics-port must be between 1 and 65535");
   if (broker.empty()) broker = env_or("CELERIAC_BROKER_URL", default_broker_url);
   auto broker_cfg = redis::parse_url(broker);
   if (!dry_run && !broker_cfg) return usage_error(fmt::format("bad --broker URL: {}", broker_cfg.error().message()));
@@ -111,6 +130,7 @@ int beat_command(int argc, char** argv) {
   }
 
   log::set_level(log_level);
+  log::set_format(format);
   scheduler::beat_config cfg;
   cfg.broker = *broker_cfg;
   cfg.broker.client_name = "celeriac-beat";
@@ -122,7 +142,28 @@ int beat_command(int argc, char** argv) {
     for (const auto& w : scheduler::entry_warnings(e)) log::warning("beat: Entry {}: {}", e.name, w);
 
   boost::asio::io_context io(1);
+  // /metrics runs on beat's own thread: a scrape renders a few counters
+  // between two steps of the loop, which never blocks on it.
+  std::optional<scheduler::beat_metrics> metrics;
+  if (with_metrics) {
+    metrics.emplace(name);
+    cfg.metrics = &*metrics;
+  }
   scheduler::beat_loop loop(io.get_executor(), cfg, std::move(source), std::move(*entries));
+  std::optional<http_server::server> metrics_server;
+  if (with_metrics) {
+    try {
+      metrics_server.emplace(io.get_executor(), metrics_bind, static_cast<std::uint16_t>(metrics_port),
+                             http_server::metrics_handler([&]() -> boost::asio::awaitable<std::string> {
+                               co_return metrics->render(loop.is_leader());
+                             }));
+    } catch (const std::exception& e) {
+      std::cerr << "celeriac beat: " << e.what() << "\n";
+      return exit_unavailable;
+    }
+    metrics_server->start();
+    log::info("beat: metrics at http://{}:{}/metrics", metrics_bind, metrics_port);
+  }
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
                                                                              int sig) {
@@ -149,6 +190,7 @@ int beat_command(int argc, char** argv) {
       code = exit_software;
     }
     signals.cancel();
+    if (metrics_server) metrics_server->stop();
     io.stop();
   });
   io.run();

@@ -95,6 +95,7 @@ asio::awaitable<void> beat_loop::async_run() {
     }
     if (stopping_) break;
     log::error("beat: {}; reconnecting to {} in {} ms", failure, redis::to_string(cfg_.broker), backoff_.count());
+    if (cfg_.metrics) cfg_.metrics->redis_error();
     reconnecting_ = true;  // already said
     conn_.close();
     need_sync_ = true;
@@ -344,10 +345,13 @@ asio::awaitable<void> beat_loop::async_fire_due() {
         const double late_ms = std::chrono::duration<double, std::milli>(sent_at - p.tick).count();
         log::info("Scheduler: Sending due task {} ({}) for tick {}: id {}, sent {:.3f} ms after the tick",
                   p.entry->name, p.entry->task, format_utc(p.tick), p.id, late_ms);
+        if (cfg_.metrics)
+          cfg_.metrics->tick_sent(p.entry->name, p.entry->task, late_ms / 1000, util::unix_seconds(p.tick));
         break;
       }
       case claim_outcome::already_fired:
         already.push_back(&p);
+        if (cfg_.metrics) cfg_.metrics->tick_already_sent(p.entry->name);
         break;
       case claim_outcome::not_leader:
         step_down("the lease expired or another instance holds it");

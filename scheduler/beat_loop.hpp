@@ -34,6 +34,7 @@
 #include "redis/config.hpp"
 #include "redis/connection.hpp"
 #include "scheduler/beat_keys.hpp"
+#include "scheduler/beat_metrics.hpp"
 #include "scheduler/beat_store.hpp"
 #include "scheduler/schedule_source.hpp"
 #include "scheduler/tick_plan.hpp"
@@ -46,6 +47,7 @@ struct beat_config {
   std::chrono::milliseconds lease{10'000};       // lease time; renewed every lease/3
   std::chrono::milliseconds reload_poll{1'000};  // how often the file's mtime is checked
   std::chrono::milliseconds redis_timeout{2'000};  // limit for one Redis operation
+  beat_metrics* metrics = nullptr;               // --metrics-port: counts ticks, lag and errors
 
   // Ticks younger than this are always sent one by one (takeover, restart);
   // older ones follow the entry's `missed` policy. Twice the lease.
