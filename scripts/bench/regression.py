@@ -9,13 +9,13 @@ reference taken under the same noise. Prints a markdown section.
 import argparse
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
 import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from alternating import change_table  # noqa: E402
 from throughput import run_celeriac, start_private_redis  # noqa: E402
 
 
@@ -47,12 +47,7 @@ def main():
     print(f"Measured {time.strftime('%Y-%m-%d')}: `celeriac.noop` drained by `-c 2 --prefetch-multiplier "
           f"{args.prefetch}`, {args.n} tasks per run, the two binaries alternating on one private Redis, "
           f"{args.rounds} rounds each; medians.\n")
-    print("| results | before (tasks/s) | after (tasks/s) | change |")
-    print("|---|---|---|---|")
-    for results in (False, True):
-        b = statistics.median(rates[("before", results)])
-        a = statistics.median(rates[("after", results)])
-        print(f"| {'on' if results else 'off'} | {b:,.0f} | {a:,.0f} | {100 * (a / b - 1):+.1f}% |")
+    print("\n".join(change_table(rates, "before", "after", "before", "after")))
     print()
 
 

@@ -60,6 +60,11 @@ class client {
 public:
   explicit client(std::uint16_t port) : sock_(io_) { sock_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port)); }
   void send(const std::string& bytes) { asio::write(sock_, asio::buffer(bytes)); }
+  // One kept-alive GET and its response.
+  std::string get(const std::string& path = "/metrics") {
+    send("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    return response();
+  }
   // One response: its head and a Content-Length body.
   std::string response() {
     std::string head;
@@ -98,13 +103,11 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 TEST_CASE("GET /metrics answers the exposition with Prometheus's content type, on a kept-alive connection") {
   fixture f;
   client c(f.port);
-  c.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  std::string r = c.response();
+  std::string r = c.get("/metrics");
   CHECK(r.starts_with("HTTP/1.1 200 OK\r\n"));
   CHECK(contains(r, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
   CHECK(r.ends_with("\r\n\r\nup 1\nscrapes 1\n"));
-  c.send("GET /metrics?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
-  r = c.response();
+  r = c.get("/metrics?x=1");
   CHECK(r.ends_with("scrapes 2\n"));
   c.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   r = c.response();
@@ -115,8 +118,7 @@ TEST_CASE("GET /metrics answers the exposition with Prometheus's content type, o
 TEST_CASE("other paths are 404, other methods 405 with Allow") {
   fixture f;
   client c(f.port);
-  c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-  std::string r = c.response();
+  std::string r = c.get("/");
   CHECK(r.starts_with("HTTP/1.1 404 Not Found\r\n"));
   c.send("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
   r = c.response();
@@ -138,13 +140,11 @@ TEST_CASE("a failing exposition is a 500 with the reason, and the server keeps s
   fixture f;
   f.fail = true;
   client c(f.port);
-  c.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  std::string r = c.response();
+  std::string r = c.get("/metrics");
   CHECK(r.starts_with("HTTP/1.1 500 Internal Server Error\r\n"));
   CHECK(r.ends_with("metrics unavailable: Redis is away\n"));
   f.fail = false;
-  c.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  CHECK(c.response().ends_with("scrapes 1\n"));
+  CHECK(c.get("/metrics").ends_with("scrapes 1\n"));
 }
 
 TEST_CASE("garbage and oversized requests get 400 and a closed connection") {
@@ -163,8 +163,7 @@ TEST_CASE("garbage and oversized requests get 400 and a closed connection") {
     CHECK(c.closed());
   }
   client ok(f.port);
-  ok.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  CHECK(ok.response().starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(ok.get("/metrics").starts_with("HTTP/1.1 200 OK\r\n"));
 }
 
 TEST_CASE("connections beyond the limit are closed at once; the others are served") {
@@ -172,12 +171,10 @@ TEST_CASE("connections beyond the limit are closed at once; the others are serve
   lim.max_connections = 1;
   fixture f(lim);
   client first(f.port);
-  first.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  CHECK(first.response().starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(first.get("/metrics").starts_with("HTTP/1.1 200 OK\r\n"));
   client second(f.port);
   CHECK(second.closed());
-  first.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  CHECK(first.response().starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(first.get("/metrics").starts_with("HTTP/1.1 200 OK\r\n"));
 }
 
 TEST_CASE("a taken port or a bad address fails at construction, naming it") {
