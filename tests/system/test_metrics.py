@@ -19,6 +19,9 @@ are checked against what actually happened:
   replacement, and the counts made before the kill are still there.
 * beat: a leader and a standby; ticks sent match the messages pushed, lag is
   counted per tick, leadership moves to the standby when the leader stops.
+* job_store_backlog: with --database, the children's unwritten task states
+  show as celeriac_job_store_backlog: 0 while PostgreSQL takes them, growing
+  while it is stopped, back to 0 once it returns.
 * endpoint_problems: a taken port stops the start with exit 69 and the
   reason; other paths answer 404; bad flags are usage errors.
 """
@@ -307,6 +310,37 @@ def test_beat(env):
                 p.wait(10)
 
 
+def test_job_store_backlog(env):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration", "jobs"))
+    from pg_support import migrate, wait_state, with_postgres
+    pg = with_postgres(env)
+    migrate(pg)
+    srv = env.redis()
+    r = srv.client()
+    port = free_port()
+    env.worker(srv.url, concurrency=2, extra=["--database", pg.url, "--metrics-port", str(port)])
+    first = [make_message("celeriac.add", args=(i, 1)) for i in range(5)]
+    enqueue(r, [m for _, m in first])
+    for tid, _ in first:
+        wait_state(pg, tid, ("SUCCESS",), 20)
+    wait_until(lambda: wait_scrape(port).get("celeriac_job_store_backlog") and
+               wait_scrape(port)["celeriac_job_store_backlog"].value() == 0, 10, what="an empty backlog")
+    log("stopping PostgreSQL")
+    pg.stop()
+    later = [make_message("celeriac.add", args=(i, 2)) for i in range(20)]
+    enqueue(r, [m for _, m in later])
+    wait_until(lambda: all(get_metas(r, [t for t, _ in later]).values()), 20, what="the tasks to run meanwhile")
+    backlog = wait_until(lambda: wait_scrape(port)["celeriac_job_store_backlog"].value() or None, 10,
+                         what="the backlog to show the unwritten states")
+    check(0 < backlog <= 20, f"backlog {backlog} while PostgreSQL is away (20 jobs unwritten)")
+    log(f"backlog {backlog:.0f}; starting PostgreSQL again")
+    pg.start()
+    wait_until(lambda: wait_scrape(port)["celeriac_job_store_backlog"].value() == 0, 60,
+               what="the backlog to drain once PostgreSQL is back")
+    for tid, _ in later:
+        wait_state(pg, tid, ("SUCCESS",), 20)
+
+
 def test_endpoint_problems(env):
     srv = env.redis()
     port = free_port()
@@ -338,5 +372,6 @@ if __name__ == "__main__":
         ("worker_counts", test_worker_counts),
         ("backlog_and_restart", test_backlog_and_restart),
         ("beat", test_beat),
+        ("job_store_backlog", test_job_store_backlog),
         ("endpoint_problems", test_endpoint_problems),
     ])
