@@ -45,6 +45,40 @@ result_meta base_meta(task_state state, std::string task_id, meta_context&& ctx)
   return m;
 }
 
+// A stored value quoted in an error message, cut to a readable length.
+std::string clipped(const json::value& v) {
+  constexpr std::size_t limit = 80;
+  std::string text = json::dump(v);
+  if (text.size() > limit) text = text.substr(0, limit) + "...";
+  return text;
+}
+
+std::optional<std::string> string_or(const json::value* v) {
+  if (!v || !v->is_string()) return std::nullopt;
+  return v->as_string();
+}
+
+std::string as_text(const json::value& v) { return v.is_string() ? v.as_string() : json::dump(v); }
+
+std::string with_detail(std::string_view head, std::string_view detail) {
+  return detail.empty() ? std::string(head) : fmt::format("{}: {}", head, detail);
+}
+
+// What a value that is not Celery's exception dict says: a string's last
+// non-blank line (a traceback's "ValueError: boom"), other JSON as text;
+// "" for null, {} and [].
+std::string gist(const json::value& tb) {
+  if (tb.is_null()) return "";
+  if (!tb.is_string()) {
+    std::string text = json::dump(tb);
+    return text == "{}" || text == "[]" ? "" : text;
+  }
+  std::string_view s = tb.as_string();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.remove_suffix(1);
+  auto nl = s.rfind('\n');
+  return std::string(nl == std::string_view::npos ? s : s.substr(nl + 1));
+}
+
 json::value exception_json(std::string_view exc_type, json::array exc_args, std::string_view exc_module) {
   return json::object{{"exc_type", std::string(exc_type)},
                       {"exc_message", std::move(exc_args)},
@@ -93,43 +127,47 @@ boost::system::result<result_meta, meta_error> decode_result_meta(std::string_vi
   auto parsed = json::parse(text);
   if (!parsed) return meta_error{fmt::format("result meta is not JSON ({})", parsed.error().message)};
   const json::value& v = *parsed;
-  if (!v.is_object()) return meta_error{"result meta is not a JSON object"};
-
-  auto bad = [&](std::string_view field, std::string_view expected) {
-    const json::value* f = v.find(field);
-    return meta_error{fmt::format("result meta has '{}' = {}, expected {}", field,
-                                  f ? json::dump(*f) : "<missing>", expected)};
-  };
-  auto opt_string = [&](std::string_view field, std::optional<std::string>& out) {
-    const json::value* f = v.find(field);
-    if (!f || f->is_null()) return true;
-    if (!f->is_string()) return false;
-    out = f->as_string();
-    return true;
-  };
+  if (!v.is_object()) return meta_error{fmt::format("result meta is {}, not a JSON object", clipped(v))};
+  // The one field Celery's client cannot do without (meta['status']).
+  const json::value* status = v.find("status");
+  if (!status || !status->is_string())
+    return meta_error{fmt::format("result meta has 'status' = {}, expected a state name such as \"SUCCESS\"",
+                                  status ? clipped(*status) : "<missing>")};
 
   result_meta m;
-  const json::value* status = v.find("status");
-  if (!status || !status->is_string()) return bad("status", "a state name");
   m.status = status->as_string();
-  const json::value* task_id = v.find("task_id");
-  if (!task_id || !task_id->is_string()) return bad("task_id", "a string");
-  m.task_id = task_id->as_string();
+  m.task_id = string_or(v.find("task_id")).value_or("");
   if (const json::value* r = v.find("result")) m.result = *r;
-  if (const json::value* t = v.find("traceback")) {
-    if (!t->is_null() && !t->is_string()) return bad("traceback", "a string or null");
-    m.traceback = *t;
-  }
-  if (const json::value* c = v.find("children")) {
-    if (!c->is_null() && !c->is_array()) return bad("children", "a list");
-    m.children = *c;
-  }
-  if (!opt_string("date_done", m.date_done)) return bad("date_done", "an ISO-8601 string or null");
-  if (!opt_string("group_id", m.group_id)) return bad("group_id", "a string");
-  if (!opt_string("parent_id", m.parent_id)) return bad("parent_id", "a string");
+  if (const json::value* t = v.find("traceback")) m.traceback = *t;
+  if (const json::value* c = v.find("children")) m.children = *c;
+  m.date_done = string_or(v.find("date_done"));
+  m.group_id = string_or(v.find("group_id"));
+  m.parent_id = string_or(v.find("parent_id"));
   for (const auto& [k, f] : v.as_object())
     if (!is_known_field(k)) m.extra.emplace_back(k, f);
   return m;
+}
+
+std::optional<util::wall_time> result_meta::done_at() const {
+  return date_done ? util::parse_iso8601(*date_done) : std::nullopt;
+}
+
+std::string failure_summary(const result_meta& m) {
+  const json::value& r = m.result;
+  const json::value* type = r.find("exc_type");
+  if (!type || !type->is_string()) {
+    std::string detail = gist(m.traceback);
+    return with_detail(m.status, detail.empty() ? gist(r) : detail);
+  }
+  const json::value* message = r.find("exc_message");
+  std::string text;
+  if (message && message->is_array()) {
+    // An exception without args (SoftTimeLimitExceeded()) has no text.
+    if (!message->as_array().empty()) text = as_text(message->as_array().front());
+  } else if (message) {
+    text = as_text(*message);
+  }
+  return with_detail(type->as_string(), text);
 }
 
 meta_context meta_context_for(const task_message& m) {

@@ -2,6 +2,11 @@
 // Task states and the result meta Celery's Redis backend stores under
 // celery-task-meta-<task_id> (celery/backends/base.py _get_result_meta and
 // _store_result), plus the chord counter's zset members.
+//
+// Written strictly (Celery's exact bytes), read liberally: other
+// implementations (celery-node's worker stores "traceback": <the result>
+// and a date_done ending in "Z") write metas Celery's own client reads, so
+// the decoder asks no more than Celery's client does.
 
 #include <iosfwd>
 #include <optional>
@@ -31,16 +36,19 @@ bool is_ready(task_state s) noexcept;
 struct result_meta {
   std::string status;  // a state_name(), or a custom state from update_state
   json::value result;
-  json::value traceback;  // null or the formatted traceback text
+  json::value traceback;  // written: null or the formatted traceback text; read: any JSON
   json::value children = json::array{};  // result tuples, see child_result()
-  std::optional<std::string> date_done;  // naive UTC ISO; null for non-ready states
+  std::optional<std::string> date_done;  // written: naive UTC ISO, null for non-ready states
   std::optional<std::string> group_id;   // written only when set
   std::optional<std::string> parent_id;  // written only when set
   json::object extra;  // result_extended fields (name, args, kwargs, worker, retries, queue)
-  std::string task_id;
+  std::string task_id;  // read: "" when the stored meta has none (Celery never reads it)
 
   // status as a known state, nullopt for custom states.
   std::optional<task_state> state() const noexcept { return parse_state(status); }
+  // date_done as a time: naive (UTC), "Z" and "+HH:MM" forms; nullopt when
+  // absent or not an ISO-8601 date-time.
+  std::optional<util::wall_time> done_at() const;
 };
 
 struct meta_error {
@@ -55,9 +63,22 @@ std::ostream& operator<<(std::ostream& os, const result_meta& m);
 // children, date_done, [group_id], [parent_id], [extra...], task_id.
 std::string encode_result_meta(const result_meta& m);
 
-// Parses stored meta. Requires an object with a string status and task_id;
-// other fields may be absent (defaults above). Never throws.
+// Parses stored meta as liberally as Celery's client (backends/base.py
+// decode_result, _get_task_meta_for): what it needs is a JSON object with a
+// string status. Every other field may be absent or odd: result and
+// traceback keep any JSON; children keeps any value; a non-string date_done,
+// group_id, parent_id or task_id reads as absent; unknown fields go to
+// extra. The error says what is wrong; never throws.
 boost::system::result<result_meta, meta_error> decode_result_meta(std::string_view text);
+
+// One line for a FAILURE/REVOKED meta, read as Celery's exception_to_python
+// reads `result`: "ValueError: boom" from {"exc_type", "exc_message",
+// "exc_module"} (exc_message a list, or a bare value as older writers
+// store it); the bare type for an exception without arguments; when result
+// names no exception (celery-node stores null and puts the error in
+// traceback), the status, then what the traceback (else the result) says:
+// a string's last line, other JSON as text, nothing for null, {} or [].
+std::string failure_summary(const result_meta& m);
 
 // What the stored meta inherits from the request that ran, and when.
 struct meta_context {

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 #include "celery/message_codec.hpp"
 #include "celery/result_meta.hpp"
 #include "json/dump.hpp"
@@ -162,15 +164,125 @@ TEST_CASE("custom states and result_extended fields survive decoding") {
   CHECK(encode_result_meta(*m) == text);
 }
 
-TEST_CASE("decode_result_meta refuses what it cannot use") {
-  CHECK_FALSE(decode_result_meta("").has_value());
-  CHECK_FALSE(decode_result_meta("[]").has_value());
-  CHECK_FALSE(decode_result_meta(R"({"task_id": "x"})").has_value());
-  CHECK_FALSE(decode_result_meta(R"({"status": "SUCCESS"})").has_value());
-  CHECK_FALSE(decode_result_meta(R"({"status": "SUCCESS", "task_id": "x", "children": 5})").has_value());
-  auto e = decode_result_meta(R"({"status": 1, "task_id": "x"})");
+TEST_CASE("decode_result_meta refuses only what Celery's client cannot read") {
+  auto refused = [](std::string_view text, std::string_view says) {
+    auto e = decode_result_meta(text);
+    REQUIRE_FALSE(e.has_value());
+    CHECK_MESSAGE(e.error().message.find(says) != std::string::npos, e.error().message);
+  };
+  refused("", "not JSON");
+  refused("{\"status\": ", "not JSON");
+  refused("[]", "[], not a JSON object");
+  refused("42", "42, not a JSON object");
+  refused(R"({"task_id": "x"})", "'status' = <missing>");
+  refused(R"({"status": 1, "task_id": "x"})", "'status' = 1");
+  refused(R"({"status": null})", "'status' = null");
+  // A long value is cut in the message.
+  auto e = decode_result_meta(R"({"status": [")" + std::string(500, 'a') + R"("]})");
   REQUIRE_FALSE(e.has_value());
-  CHECK(e.error().message.find("status") != std::string::npos);
+  CHECK(e.error().message.size() < 200);
+}
+
+// The odd forms other writers store, each read as Celery's client reads it.
+TEST_CASE("decode_result_meta reads results as liberally as Celery's client") {
+  SUBCASE("celery-node's worker: traceback = the result, date_done in Z form") {
+    auto m = decode_result_meta(
+        R"({"status":"SUCCESS","result":42,"traceback":42,"children":[],)"
+        R"("task_id":"9f1c","date_done":"2026-11-22T01:49:37.421Z"})");
+    REQUIRE_MESSAGE(m.has_value(), m.error());
+    CHECK(m->state() == task_state::success);
+    CHECK(m->result == json::value(42));
+    CHECK(m->traceback == json::value(42));
+    CHECK(m->task_id == "9f1c");
+    CHECK(m->done_at() == util::parse_iso8601("2026-11-22T01:49:37.421+00:00"));
+  }
+  SUBCASE("celery-node's worker on a failure: result null, the error as traceback") {
+    auto m = decode_result_meta(
+        R"({"status":"FAILURE","result":null,"traceback":{},"children":[],"task_id":"x",)"
+        R"("date_done":"2026-11-22T01:49:37.421Z"})");
+    REQUIRE_MESSAGE(m.has_value(), m.error());
+    CHECK(m->state() == task_state::failure);
+    CHECK(m->result.is_null());
+    CHECK(m->traceback.is_object());
+  }
+  SUBCASE("any JSON traceback") {
+    for (std::string_view tb : {"null", "42", "\"text\"", "[\"a\", 1]", "{\"stack\": \"x\"}", "true", "1.5"}) {
+      CAPTURE(tb);
+      auto m = decode_result_meta(fmt::format(R"({{"status": "SUCCESS", "traceback": {}, "task_id": "x"}})", tb));
+      REQUIRE_MESSAGE(m.has_value(), m.error());
+      CHECK(json::dump(m->traceback) == json::dump(*json::parse(tb)));
+    }
+  }
+  SUBCASE("date_done with Z, +00:00, another offset or no zone is the same kind of time") {
+    auto at = [](std::string_view date) {
+      auto m = decode_result_meta(fmt::format(R"({{"status": "SUCCESS", "date_done": "{}"}})", date));
+      REQUIRE_MESSAGE(m.has_value(), m.error());
+      return m->done_at();
+    };
+    auto naive = at("2026-11-22T01:49:37.421657");
+    REQUIRE(naive);
+    CHECK(at("2026-11-22T01:49:37.421657Z") == naive);
+    CHECK(at("2026-11-22T01:49:37.421657+00:00") == naive);
+    CHECK(at("2026-11-22T02:49:37.421657+01:00") == naive);
+    CHECK(at("2026-11-22 01:49:37.421657") == naive);
+    // Kept as written even when it is no date: only done_at() says so.
+    CHECK_FALSE(at("yesterday"));
+  }
+  SUBCASE("only status: every other field missing") {
+    auto m = decode_result_meta(R"({"status": "SUCCESS"})");
+    REQUIRE_MESSAGE(m.has_value(), m.error());
+    CHECK(m->task_id.empty());
+    CHECK(m->result.is_null());
+    CHECK(m->traceback.is_null());
+    CHECK_FALSE(m->date_done);
+    CHECK_FALSE(m->done_at());
+    CHECK(m->extra.empty());
+  }
+  SUBCASE("fields of unexpected types read as absent or are kept as they are") {
+    auto m = decode_result_meta(
+        R"({"status": "REVOKED", "children": 5, "date_done": 1700000000, "group_id": 3, "parent_id": [],)"
+        R"( "task_id": 7})");
+    REQUIRE_MESSAGE(m.has_value(), m.error());
+    CHECK(m->children == json::value(5));
+    CHECK_FALSE(m->date_done);
+    CHECK_FALSE(m->group_id);
+    CHECK_FALSE(m->parent_id);
+    CHECK(m->task_id.empty());
+  }
+  SUBCASE("unknown fields are kept, in order") {
+    auto m = decode_result_meta(R"({"status": "SUCCESS", "worker": "node-1", "lang": "js", "result": 1})");
+    REQUIRE_MESSAGE(m.has_value(), m.error());
+    REQUIRE(m->extra.size() == 2);
+    CHECK(m->extra[0].first == "worker");
+    CHECK(m->extra[1].first == "lang");
+  }
+}
+
+TEST_CASE("failure_summary reads the failure as exception_to_python does") {
+  auto summary = [](std::string_view text) {
+    auto m = decode_result_meta(text);
+    REQUIRE_MESSAGE(m.has_value(), m.error());
+    return failure_summary(*m);
+  };
+  CHECK(failure_summary(decode_fixture("result_meta_failure.json")) == "ValueError: boom");
+  CHECK(failure_summary(revoked_meta("x", "terminated")) == "TaskRevokedError: terminated");
+  CHECK(summary(R"({"status": "FAILURE", "result": {"exc_type": "SoftTimeLimitExceeded", "exc_message": []}})") ==
+        "SoftTimeLimitExceeded");
+  // exc_message as a bare value (Celery < 4), a number, missing exc_module.
+  CHECK(summary(R"({"status": "FAILURE", "result": {"exc_type": "KeyError", "exc_message": "k"}})") ==
+        "KeyError: k");
+  CHECK(summary(R"({"status": "FAILURE", "result": {"exc_type": "E", "exc_message": [3, "x"]}})") == "E: 3");
+  CHECK(summary(R"({"status": "FAILURE", "result": {"exc_type": "E"}})") == "E");
+  // celery-node: result null; a thrown Error serializes as {}, a thrown string as itself.
+  CHECK(summary(R"({"status": "FAILURE", "result": null, "traceback": {}})") == "FAILURE");
+  CHECK(summary(R"({"status": "FAILURE", "result": null, "traceback": "boom"})") == "FAILURE: boom");
+  CHECK(summary(R"({"status": "FAILURE", "result": null, "traceback": {"code": 7}})") ==
+        R"(FAILURE: {"code": 7})");
+  // A traceback's last line; else the result itself.
+  CHECK(summary(R"({"status": "FAILURE", "traceback": "Traceback:\n  x\nValueError: v\n"})") ==
+        "FAILURE: ValueError: v");
+  CHECK(summary(R"({"status": "FAILURE", "result": "went wrong"})") == "FAILURE: went wrong");
+  CHECK(summary(R"({"status": "REVOKED"})") == "REVOKED");
 }
 
 TEST_CASE("chord join members") {
