@@ -1,12 +1,15 @@
 #include "worker/child_slots.hpp"
 
+#include <signal.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <new>
 #include <system_error>
+#include <thread>
 
 namespace celeriac::worker {
 
@@ -60,24 +63,65 @@ void child_slot::reset() {
   tag_size.store(0);
 }
 
+
+namespace {
+
+// A sequence-locked copy into shared memory: the version is odd while the
+// bytes change, so a reader retries instead of seeing half of an update.
+void write_locked(std::atomic<std::uint64_t>& version, std::atomic<std::uint32_t>& size, char* dest,
+                  std::string_view text) {
+  version.fetch_add(1, std::memory_order_acq_rel);
+  std::memcpy(dest, text.data(), text.size());
+  size.store(static_cast<std::uint32_t>(text.size()), std::memory_order_relaxed);
+  version.fetch_add(1, std::memory_order_release);
+}
+
+std::string read_locked(const std::atomic<std::uint64_t>& version, const std::atomic<std::uint32_t>& size,
+                        const char* src, std::size_t capacity) {
+  for (;;) {
+    const std::uint64_t before = version.load(std::memory_order_acquire);
+    if (before % 2 == 1) continue;
+    std::string text(src, std::min<std::size_t>(size.load(std::memory_order_relaxed), capacity));
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (version.load(std::memory_order_relaxed) == before) return text;
+  }
+}
+
+}  // namespace
+
+void node_state::lock_writer() {
+  const std::int32_t me = static_cast<std::int32_t>(::getpid());
+  for (;;) {
+    std::int32_t holder = 0;
+    if (writer_pid.compare_exchange_weak(holder, me, std::memory_order_acquire)) return;
+    if (holder != 0 && ::kill(holder, 0) != 0 && errno == ESRCH)
+      writer_pid.compare_exchange_strong(holder, me, std::memory_order_acquire);
+    if (writer_pid.load(std::memory_order_relaxed) == me) return;
+    std::this_thread::yield();
+  }
+}
+
+void node_state::unlock_writer() { writer_pid.store(0, std::memory_order_release); }
+
 bool node_state::set_queues(std::string_view text) {
   if (text.size() > max_queues_text) return false;
-  queues_version.fetch_add(1, std::memory_order_acq_rel);  // odd: being written
-  std::memcpy(queues, text.data(), text.size());
-  queues_size.store(static_cast<std::uint32_t>(text.size()), std::memory_order_relaxed);
-  queues_version.fetch_add(1, std::memory_order_release);
+  write_locked(queues_version, queues_size, queues, text);
   return true;
 }
 
 std::optional<std::string> node_state::queues_text() const {
-  for (;;) {
-    const std::uint64_t before = queues_version.load(std::memory_order_acquire);
-    if (before == 0) return std::nullopt;
-    if (before % 2 == 1) continue;  // a writer is half-way: read again
-    std::string text(queues, std::min<std::size_t>(queues_size.load(std::memory_order_relaxed), max_queues_text));
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (queues_version.load(std::memory_order_relaxed) == before) return text;
-  }
+  if (queues_version.load(std::memory_order_acquire) == 0) return std::nullopt;  // never set
+  return read_locked(queues_version, queues_size, queues, max_queues_text);
+}
+
+bool node_state::set_time_limits_text(std::string_view text) {
+  if (text.size() > max_limits_text) return false;
+  write_locked(limits_version, limits_size, limits, text);
+  return true;
+}
+
+std::string node_state::time_limits_text() const {
+  return read_locked(limits_version, limits_size, limits, max_limits_text);
 }
 
 // The node's state first, then the slots, in one mapping.

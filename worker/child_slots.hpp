@@ -59,16 +59,36 @@ struct node_state {
   std::atomic<std::int32_t> autoscale_max{0};    // 0: as configured
   std::atomic<std::int32_t> autoscale_min{-1};   // -1: as configured
 
+  // Every child that hears a broadcast records its change here (the same
+  // change from each: idempotent), so it lands even while the first child
+  // is being replaced. One writer at a time; a writer that died holding
+  // the lock (a child killed mid-copy) is taken over.
+  std::atomic<std::int32_t> writer_pid{0};
+  void lock_writer();
+  void unlock_writer();
+
   // Consumed queues, '\n'-separated, under a sequence lock: odd while
   // being written. Empty (version 0): as configured.
   std::atomic<std::uint64_t> queues_version{0};
   std::atomic<std::uint32_t> queues_size{0};
-  char queues[max_queues_text];  // zeroed by the mapping (an initializer here crashes g++ 12 with -g)
+  char queues[max_queues_text];  // zeroed by the mapping
 
   // Child side. Returns false when the text does not fit.
   bool set_queues(std::string_view newline_separated);
   // nullopt: never set (use the configured queues).
   std::optional<std::string> queues_text() const;
+
+  // Remote time_limit per task, for the node's lifetime (Celery keeps them
+  // on the task until the worker stops): "name\tsoft\thard\n" lines, an
+  // empty field for "none", the latest line for a task wins. Written by the
+  // first child only, under its own sequence lock.
+  static constexpr std::size_t max_limits_text = 8192;
+  std::atomic<std::uint64_t> limits_version{0};
+  std::atomic<std::uint32_t> limits_size{0};
+  char limits[max_limits_text];  // zeroed by the mapping
+
+  bool set_time_limits_text(std::string_view text);  // false: does not fit
+  std::string time_limits_text() const;
 };
 
 // `count` slots in memory shared with children forked afterwards.

@@ -30,16 +30,8 @@ limiter::task_rate_map registered_rates(const app::task_registry& registry) {
 // for the node (a replacement child consumes what its predecessor did).
 std::vector<broker::queue_name> consumed_queues(const worker_settings& s, const node_state& node) {
   auto text = node.queues_text();
-  if (!text) return s.queues;
-  std::vector<broker::queue_name> out;
-  std::string_view rest = *text;
-  while (!rest.empty()) {
-    const auto nl = rest.find('\n');
-    const std::string_view name = rest.substr(0, nl);
-    if (auto q = broker::queue_name::make(name)) out.push_back(std::move(*q));
-    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
-  }
-  return out.empty() ? s.queues : out;
+  auto queues = text ? queue_lines(*text) : std::vector<broker::queue_name>{};
+  return queues.empty() ? s.queues : queues;
 }
 
 broker::transport_config transport_settings(const worker_settings& s, const node_state& node) {
@@ -68,6 +60,8 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
       done_wake_(io),
       dispatch_wake_(io),
       admission_wake_(io) {
+  sync_time_limits();
+  queues_seen_ = slots.node_shared().queues_version.load();  // the transport started with them
   rates_ = limiter::task_rates(limiter::parse_task_rates(settings_.rate_limits), registered_rates(registry_));
   watch_go_.expires_at(forever);
   if (settings_.result_backend && !settings_.results_on_broker()) {

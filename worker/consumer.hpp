@@ -131,9 +131,15 @@ private:
   boost::asio::awaitable<json::value> apply_rate_limit(const json::object& args);
   boost::asio::awaitable<json::value> change_queues(const std::string& method, const json::object& args);
   json::value pool_change(const std::string& method, const json::object& args);
+  // Takes what the node's shared state says that this child has not
+  // applied yet (remote time limits, consumed queues): a child started
+  // while a broadcast went out missed it.
+  void sync_time_limits();
+  void sync_queues();
   // The task's options with a remote time_limit applied (in scratch).
   const app::task_options& options_for(const held_message& h, app::task_options& scratch) const;
   boost::asio::awaitable<void> refresh_rates();
+  boost::asio::awaitable<void> refresh_rates_after(std::chrono::milliseconds delay);
   // Inspect (worker/consumer_inspect.cpp): commands every child has a part
   // of, this child's part, and the node's reply from all the parts.
   static bool is_gathered(std::string_view method);
@@ -230,7 +236,9 @@ private:
   bool fetch_paused_ = false;  // handed back its unstarted messages: no fetching until free
   std::uint64_t tasks_done_ = 0;
   std::map<std::string, std::uint64_t> finished_by_task_;  // `inspect stats` total
-  std::map<std::string, time_limits> time_limit_overrides_;  // remote time_limit, by task
+  time_limit_overrides time_limit_overrides_;  // remote time_limit, by task
+  std::uint64_t limits_seen_ = 0;  // node_state::limits_version applied
+  std::uint64_t queues_seen_ = 0;  // node_state::queues_version applied
   std::set<std::string> reported_bad_rates_;
   bool stopping_ = false;
   bool cold_ = false;

@@ -163,6 +163,7 @@ awaitable<void> consumer::control_loop() {
   co_await pidbox_->async_start();
   while (!stopping_) {
     celery::control_request req = co_await pidbox_->async_next();
+    log::debug("remote control: {} (ticket {})", req.method, req.ticket.value_or("none"));
     std::optional<std::string> failure;
     try {
       co_await handle_control(req);
@@ -308,12 +309,45 @@ json::value consumer::apply_time_limit(const json::object& args) {
   time_limits limits;
   limits.soft = number_argument(args, "soft");
   limits.hard = number_argument(args, "hard");
-  time_limit_overrides_[*task] = limits;
+  // Every child records it in the node's table (the same change from each)
+  // and then runs by that table, so children started later have it too.
+  node_state& node = slots_.node_shared();
+  node.lock_writer();
+  time_limit_overrides all = decode_time_limit_overrides(node.time_limits_text());
+  all[*task] = limits;
+  const bool kept = node.set_time_limits_text(encode_time_limit_overrides(all));
+  node.unlock_writer();
+  if (!kept) {
+    time_limit_overrides_[*task] = limits;  // this child at least
+    log::warning("too many remote time limits to share: children started later will not have them");
+  }
+  sync_time_limits();
   if (index_ == 0)
     log::info("New time limits for tasks of type {}: soft={} hard={}", *task,
               limits.soft ? fmt::format("{}", *limits.soft) : "None",
               limits.hard ? fmt::format("{}", *limits.hard) : "None");
   return celery::control_ok("time limits set successfully");
+}
+
+void consumer::sync_time_limits() {
+  const std::uint64_t version = slots_.node_shared().limits_version.load(std::memory_order_acquire);
+  if (version == limits_seen_) return;
+  time_limit_overrides_ = decode_time_limit_overrides(slots_.node_shared().time_limits_text());
+  limits_seen_ = version;
+}
+
+void consumer::sync_queues() {
+  const node_state& node = slots_.node_shared();
+  const std::uint64_t version = node.queues_version.load(std::memory_order_acquire);
+  if (version == queues_seen_ || version % 2 == 1) return;
+  queues_seen_ = version;
+  auto text = node.queues_text();
+  if (!text) return;
+  std::vector<broker::queue_name> queues = queue_lines(*text);
+  if (queues.empty() || queues == transport_.config().queues) return;
+  log::debug("consuming the node's queues: {}", *text);
+  transport_.set_queues(std::move(queues));
+  watch_consumed_lists();
 }
 
 const app::task_options& consumer::options_for(const held_message& h, app::task_options& scratch) const {
@@ -348,13 +382,19 @@ awaitable<json::value> consumer::apply_rate_limit(const json::object& args) {
       log::info("Rate limits disabled for tasks of type {}", *task);
     else
       log::info("New rate limit for tasks of type {}: {}.", *task, text);
+    co_await refresh_rates();
   } else {
-    // Let the first child's write land first.
-    asio::steady_timer t(io_);
-    co_await sleep_for(t, milliseconds(200));
+    // Re-read once the first child's write has landed, without holding up
+    // the requests that follow this one.
+    asio::co_spawn(io_, refresh_rates_after(milliseconds(200)), asio::detached);
   }
-  co_await refresh_rates();
   co_return celery::control_ok(text.empty() ? "rate limit disabled successfully" : "new rate limit set successfully");
+}
+
+awaitable<void> consumer::refresh_rates_after(milliseconds delay) {
+  asio::steady_timer t(io_);
+  co_await sleep_for(t, delay);
+  co_await refresh_rates();
 }
 
 // add_consumer QUEUE / cancel_consumer QUEUE: every child changes what it
@@ -365,29 +405,36 @@ awaitable<json::value> consumer::change_queues(const std::string& method, const 
   std::string why;
   auto q = name ? broker::queue_name::make(*name, &why) : std::nullopt;
   if (!q) co_return celery::control_error(fmt::format("bad queue name '{}': {}", name.value_or(""), why));
-  std::vector<broker::queue_name> queues = transport_.config().queues;
+  // Every child changes the node's list (the same change from each), then
+  // consumes by it.
+  std::optional<std::string> refusal;
+  node_state& node = slots_.node_shared();
+  node.lock_writer();
+  const auto text = node.queues_text();
+  std::vector<broker::queue_name> queues = text ? queue_lines(*text) : settings_.queues;
   const auto it = std::find(queues.begin(), queues.end(), *q);
-  if (method == "add_consumer") {
-    if (it == queues.end()) queues.push_back(*q);
-  } else {
-    if (it != queues.end() && queues.size() == 1)
-      co_return celery::control_error(
-          fmt::format("{} is the only queue this worker consumes; add another before cancelling it", q->str()));
-    if (it != queues.end()) queues.erase(it);
+  bool changed = false;
+  if (method == "add_consumer" && it == queues.end()) {
+    queues.push_back(*q);
+    changed = true;
+  } else if (method == "cancel_consumer" && it != queues.end()) {
+    if (queues.size() == 1)
+      refusal = fmt::format("{} is the only queue this worker consumes; add another before cancelling it", q->str());
+    else
+      queues.erase(it), changed = true;
   }
-  if (queues != transport_.config().queues) {
-    transport_.set_queues(queues);
-    if (index_ == 0) {
-      std::string text;
-      for (const auto& each : queues) text += each.str() + "\n";
-      if (!slots_.node_shared().set_queues(text))
-        log::warning("the node's queue list is too long to share: replacement children consume the configured queues");
-      log::info("{} {}", method == "add_consumer" ? "Started consuming from" : "Stopped consuming from", q->str());
-    }
-    co_await transport_.async_declare();
-    watch_consumed_lists();
-    wake_fetcher();
+  if (changed) {
+    std::string lines;
+    for (const auto& each : queues) lines += each.str() + "\n";
+    if (!node.set_queues(lines)) refusal = "the node consumes too many queues to add another";
   }
+  node.unlock_writer();
+  if (refusal) co_return celery::control_error(*refusal);
+  if (changed && index_ == 0)
+    log::info("{} {}", method == "add_consumer" ? "Started consuming from" : "Stopped consuming from", q->str());
+  sync_queues();
+  co_await transport_.async_declare();
+  wake_fetcher();
   co_return celery::control_ok(method == "add_consumer" ? fmt::format("add consumer {}", q->str())
                                                         : fmt::format("no longer consuming from {}", q->str()));
 }

@@ -36,6 +36,7 @@ awaitable<void> consumer::fetch_loop() {
       }
       fetch_paused_ = false;
     }
+    sync_queues();
     // Refill only once half the prefetch is used up, so fetches come in
     // batches instead of one message per finished task.
     std::size_t in_hand = unstarted();

@@ -55,6 +55,7 @@ void consumer::make_ready(held_message& h) {
   j.seq = h.seq;
   j.delivery_tag = h.tag;
   j.task = h.task;
+  sync_time_limits();
   app::task_options scratch;
   const time_limits limits = resolve_time_limits(m, options_for(h, scratch), settings_);
   j.hard_limit = limits.hard;

@@ -5,12 +5,15 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
+
+#include "broker/queue_name.hpp"
 
 namespace celeriac::worker::detail {
 
@@ -49,6 +52,18 @@ inline std::string traceback_text(std::string_view task, std::string_view exc_ty
 // it is then held in memory for the last moment and starts on time.
 inline double delayed_lead(std::chrono::milliseconds eta_horizon) {
   return std::min(1.0, std::chrono::duration<double>(eta_horizon).count() / 2);
+}
+
+// The node's shared queue list ("name\n" lines, worker/child_slots.hpp);
+// names that do not read are skipped.
+inline std::vector<broker::queue_name> queue_lines(std::string_view text) {
+  std::vector<broker::queue_name> out;
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    if (auto q = broker::queue_name::make(text.substr(0, nl))) out.push_back(std::move(*q));
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+  }
+  return out;
 }
 
 }  // namespace celeriac::worker::detail

@@ -9,6 +9,7 @@
 // hard limit ends the run (Celery's billiard behaves the same). Pure.
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,14 @@ struct time_limits {
 
 time_limits resolve_time_limits(const celery::task_message& m, const app::task_options& task,
                                 const worker_settings& settings);
+
+// Remote `control time_limit` settings by task name, as the node keeps
+// them in shared memory for children started later: one
+// "name\tsoft\thard\n" line per task, an empty field for none. Lines that
+// do not read are skipped.
+using time_limit_overrides = std::map<std::string, time_limits, std::less<>>;
+std::string encode_time_limit_overrides(const time_limit_overrides& limits);
+time_limit_overrides decode_time_limit_overrides(std::string_view text);
 
 // start + seconds, or nullopt for no limit. Limits beyond ~30 years are
 // cut to that (a steady_clock time point cannot hold centuries).

@@ -67,3 +67,24 @@ TEST_CASE("TimeLimitExceeded is stored as Celery stores it: the seconds as a num
                   R"("exc_module": "billiard.exceptions"})") != std::string::npos);
   CHECK(text.find(R"("status": "FAILURE")") != std::string::npos);
 }
+
+TEST_CASE("remote time limits survive the trip through the node's shared text") {
+  worker::time_limit_overrides limits;
+  limits["celeriac.sleep"] = worker::time_limits{.hard = 1.5, .soft = std::nullopt};
+  limits["celeriac.add"] = worker::time_limits{.hard = std::nullopt, .soft = 0.25};
+  limits["celeriac.echo"] = worker::time_limits{};
+  const std::string text = worker::encode_time_limit_overrides(limits);
+  CHECK(text == "celeriac.add\t0.25\t\nceleriac.echo\t\t\nceleriac.sleep\t\t1.5\n");
+  const auto back = worker::decode_time_limit_overrides(text);
+  REQUIRE(back.size() == 3);
+  CHECK(back.at("celeriac.sleep").hard == 1.5);
+  CHECK(!back.at("celeriac.sleep").soft);
+  CHECK(back.at("celeriac.add").soft == 0.25);
+  CHECK(!back.at("celeriac.echo").hard);
+}
+
+TEST_CASE("unreadable lines of the shared time limits are skipped") {
+  const auto back = worker::decode_time_limit_overrides("no tabs\n\tx\t1\nok\t\t2\nbad\tx\t\ntrailing\t1");
+  REQUIRE(back.size() == 1);
+  CHECK(back.at("ok").hard == 2.0);
+}
