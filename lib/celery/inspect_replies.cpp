@@ -85,63 +85,50 @@ std::string registered_entry(std::string_view task, const std::optional<std::str
   return fmt::format("{} [rate_limit={}]", task, *rate_limit);
 }
 
+namespace {
+
+// getrusage()'s counters by the names Celery's stats give them.
+struct rusage_counter {
+  const char* name;
+  std::int64_t rusage_figures::*field;
+};
+constexpr rusage_counter rusage_counters[] = {
+    {"ixrss", &rusage_figures::ixrss},       {"idrss", &rusage_figures::idrss},
+    {"isrss", &rusage_figures::isrss},       {"minflt", &rusage_figures::minflt},
+    {"majflt", &rusage_figures::majflt},     {"nswap", &rusage_figures::nswap},
+    {"inblock", &rusage_figures::inblock},   {"oublock", &rusage_figures::oublock},
+    {"msgsnd", &rusage_figures::msgsnd},     {"msgrcv", &rusage_figures::msgrcv},
+    {"nsignals", &rusage_figures::nsignals}, {"nvcsw", &rusage_figures::nvcsw},
+    {"nivcsw", &rusage_figures::nivcsw}};
+
+}  // namespace
+
 rusage_figures& rusage_figures::operator+=(const rusage_figures& o) {
   utime += o.utime;
   stime += o.stime;
-  maxrss = std::max(maxrss, o.maxrss);
-  ixrss += o.ixrss;
-  idrss += o.idrss;
-  isrss += o.isrss;
-  minflt += o.minflt;
-  majflt += o.majflt;
-  nswap += o.nswap;
-  inblock += o.inblock;
-  oublock += o.oublock;
-  msgsnd += o.msgsnd;
-  msgrcv += o.msgrcv;
-  nsignals += o.nsignals;
-  nvcsw += o.nvcsw;
-  nivcsw += o.nivcsw;
+  maxrss = std::max(maxrss, o.maxrss);  // a peak, not a sum
+  for (const auto& c : rusage_counters) this->*c.field += o.*c.field;
   return *this;
 }
 
 json::value rusage_json(const rusage_figures& r) {
-  return json::object{{"utime", json::value(r.utime)},       {"stime", json::value(r.stime)},
-                      {"maxrss", json::value(r.maxrss)},     {"ixrss", json::value(r.ixrss)},
-                      {"idrss", json::value(r.idrss)},       {"isrss", json::value(r.isrss)},
-                      {"minflt", json::value(r.minflt)},     {"majflt", json::value(r.majflt)},
-                      {"nswap", json::value(r.nswap)},       {"inblock", json::value(r.inblock)},
-                      {"oublock", json::value(r.oublock)},   {"msgsnd", json::value(r.msgsnd)},
-                      {"msgrcv", json::value(r.msgrcv)},     {"nsignals", json::value(r.nsignals)},
-                      {"nvcsw", json::value(r.nvcsw)},       {"nivcsw", json::value(r.nivcsw)}};
+  json::object out{{"utime", json::value(r.utime)}, {"stime", json::value(r.stime)}, {"maxrss", json::value(r.maxrss)}};
+  for (const auto& c : rusage_counters) out.emplace_back(c.name, json::value(r.*c.field));
+  return out;
 }
 
 rusage_figures rusage_from_json(const json::value& v) {
   rusage_figures r;
   if (!v.is_object()) return r;
-  auto num = [&](std::string_view key) -> const json::value* {
+  auto number = [&](std::string_view key) -> std::optional<double> {
     const json::value* f = v.find(key);
-    return f && f->is_number() ? f : nullptr;
+    if (!f || !f->is_number()) return std::nullopt;
+    return f->as_double();
   };
-  auto integer = [&](std::string_view key, std::int64_t& out) {
-    if (auto* f = num(key)) out = f->is_integer() ? f->as_integer() : static_cast<std::int64_t>(f->as_double());
-  };
-  if (auto* f = num("utime")) r.utime = f->as_double();
-  if (auto* f = num("stime")) r.stime = f->as_double();
-  integer("maxrss", r.maxrss);
-  integer("ixrss", r.ixrss);
-  integer("idrss", r.idrss);
-  integer("isrss", r.isrss);
-  integer("minflt", r.minflt);
-  integer("majflt", r.majflt);
-  integer("nswap", r.nswap);
-  integer("inblock", r.inblock);
-  integer("oublock", r.oublock);
-  integer("msgsnd", r.msgsnd);
-  integer("msgrcv", r.msgrcv);
-  integer("nsignals", r.nsignals);
-  integer("nvcsw", r.nvcsw);
-  integer("nivcsw", r.nivcsw);
+  r.utime = number("utime").value_or(0);
+  r.stime = number("stime").value_or(0);
+  r.maxrss = static_cast<std::int64_t>(number("maxrss").value_or(0));
+  for (const auto& c : rusage_counters) r.*c.field = static_cast<std::int64_t>(number(c.name).value_or(0));
   return r;
 }
 
