@@ -266,6 +266,27 @@ class CeleryCli(unittest.TestCase):
         self.assertIn("new rate limit set successfully", out.stdout)
 
 
+    def test_every_inspect_command_from_the_celery_cli(self):
+        import json
+        for command in ("ping", "active", "reserved", "scheduled", "revoked", "registered", "stats",
+                        "active_queues", "conf", "report", "clock"):
+            with self.subTest(command=command):
+                out = celery_cli("inspect", command, "--json", "-d", NODE)
+                self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+                self.assertIn(NODE, json.loads(out.stdout))
+
+    def test_control_commands_from_the_celery_cli(self):
+        for args, want in ((("time_limit", "celeriac.echo", "10", "20"), "time limits set successfully"),
+                           (("add_consumer", "cli_q"), "add consumer cli_q"),
+                           (("cancel_consumer", "cli_q"), "no longer consuming from cli_q")):
+            with self.subTest(command=args[0]):
+                out = celery_cli("control", *args, "-d", NODE)
+                self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+                self.assertIn(f"->  {NODE}: OK", out.stdout)
+                self.assertIn(want, out.stdout)
+        app().control.time_limit("celeriac.echo", soft=None, hard=None, destination=[NODE], reply=True)
+
+
 class Shutdown(unittest.TestCase):
     def test_zz_control_shutdown_stops_the_worker(self):
         # Last (zz): the shared worker is gone afterwards; a fresh node.
