@@ -67,61 +67,47 @@ void family::render(std::string& out) const {
   render_series(out);
 }
 
-// ---- counter -------------------------------------------------------------
+// ---- counters and gauges -------------------------------------------------
+
+double scalar_family::value(const label_values& values) const {
+  auto it = series_.find(values);
+  return it == series_.end() ? 0 : it->second;
+}
+
+double& scalar_family::at(const label_values& values) {
+  check_arity(values);
+  return series_[values];
+}
+
+void scalar_family::render_series(std::string& out) const {
+  for (const auto& [values, v] : series_) out += fmt::format("{} {}\n", series(name(), values), format_value(v));
+}
 
 counter::counter(std::string name, std::string help, std::vector<std::string> label_names)
-    : family(std::move(name), std::move(help), metric_type::counter, std::move(label_names)) {
+    : scalar_family(std::move(name), std::move(help), metric_type::counter, std::move(label_names)) {
   if (!this->name().ends_with("_total"))
     throw std::invalid_argument(fmt::format("counter {}: a counter's name ends in _total", this->name()));
-  if (this->label_names().empty()) series_[{}] = 0;
+  if (this->label_names().empty()) at({});
 }
 
 void counter::inc(const label_values& values, double by) {
-  check_arity(values);
   if (!(by >= 0)) throw std::invalid_argument(fmt::format("counter {}: cannot add {}", name(), by));
-  series_[values] += by;
+  at(values) += by;
 }
 
 void counter::set_total(const label_values& values, double total) {
-  check_arity(values);
   if (!(total >= 0)) throw std::invalid_argument(fmt::format("counter {}: total {} is negative", name(), total));
-  series_[values] = total;
+  at(values) = total;
 }
-
-double counter::value(const label_values& values) const {
-  auto it = series_.find(values);
-  return it == series_.end() ? 0 : it->second;
-}
-
-void counter::render_series(std::string& out) const {
-  for (const auto& [values, v] : series_) out += fmt::format("{} {}\n", series(name(), values), format_value(v));
-}
-
-// ---- gauge ---------------------------------------------------------------
 
 gauge::gauge(std::string name, std::string help, std::vector<std::string> label_names)
-    : family(std::move(name), std::move(help), metric_type::gauge, std::move(label_names)) {
-  if (this->label_names().empty()) series_[{}] = 0;
+    : scalar_family(std::move(name), std::move(help), metric_type::gauge, std::move(label_names)) {
+  if (this->label_names().empty()) at({});
 }
 
-void gauge::set(const label_values& values, double v) {
-  check_arity(values);
-  series_[values] = v;
-}
+void gauge::set(const label_values& values, double v) { at(values) = v; }
 
-void gauge::add(const label_values& values, double by) {
-  check_arity(values);
-  series_[values] += by;
-}
-
-double gauge::value(const label_values& values) const {
-  auto it = series_.find(values);
-  return it == series_.end() ? 0 : it->second;
-}
-
-void gauge::render_series(std::string& out) const {
-  for (const auto& [values, v] : series_) out += fmt::format("{} {}\n", series(name(), values), format_value(v));
-}
+void gauge::add(const label_values& values, double by) { at(values) += by; }
 
 // ---- histogram -----------------------------------------------------------
 

@@ -58,7 +58,21 @@ private:
   std::vector<std::string> label_names_;
 };
 
-class counter final : public family {
+// A family whose series each hold one number (counters and gauges).
+class scalar_family : public family {
+public:
+  double value(const label_values& values) const;
+
+protected:
+  using family::family;
+  double& at(const label_values& values);
+
+private:
+  void render_series(std::string& out) const override;
+  std::map<label_values, double> series_;
+};
+
+class counter final : public scalar_family {
 public:
   // Throws std::invalid_argument unless name ends in _total.
   counter(std::string name, std::string help, std::vector<std::string> label_names);
@@ -66,23 +80,13 @@ public:
   void inc(const label_values& values, double by = 1);
   // Sets the total read from elsewhere (a snapshot of shared counters).
   void set_total(const label_values& values, double total);
-  double value(const label_values& values) const;
-
-private:
-  void render_series(std::string& out) const override;
-  std::map<label_values, double> series_;
 };
 
-class gauge final : public family {
+class gauge final : public scalar_family {
 public:
   gauge(std::string name, std::string help, std::vector<std::string> label_names);
   void set(const label_values& values, double v);
   void add(const label_values& values, double by);
-  double value(const label_values& values) const;
-
-private:
-  void render_series(std::string& out) const override;
-  std::map<label_values, double> series_;
 };
 
 class histogram final : public family {
