@@ -101,6 +101,9 @@ def main():
           f"GETs `/metrics` every second ({scrapes} scrapes answered in all), alternating on one private Redis, "
           f"{args.rounds} rounds each; medians. Load average at the end: {load:.2f}.\n")
     print("\n".join(change_table(rates, "off", "on", "without metrics", "with metrics, scraped")))
+    print("\nRange of the single runs (tasks/s): " + "; ".join(
+        f"{which} metrics, results {'on' if results else 'off'}: {min(v):,.0f}-{max(v):,.0f}"
+        for (which, results), v in sorted(rates.items(), key=lambda kv: (kv[0][1], kv[0][0]))) + ".")
     print()
 
 
