@@ -25,25 +25,8 @@ namespace {
 // Exit codes of `celeriac call --wait` besides 0 and usage errors.
 constexpr int exit_task_failed = 1;   // FAILURE or REVOKED
 constexpr int exit_timeout = 2;       // no result within --timeout
+constexpr int exit_unreadable = 65;   // the stored result cannot be read (EX_DATAERR)
 constexpr int exit_unavailable = 69;  // broker unreachable (EX_UNAVAILABLE)
-
-std::string describe_failure(const celery::result_meta& meta) {
-  const json::value& r = meta.result;
-  const json::value* type = r.find("exc_type");
-  const json::value* message = r.find("exc_message");
-  std::string text;
-  if (message && message->is_array()) {
-    // An exception without args (SoftTimeLimitExceeded()) has no text.
-    if (!message->as_array().empty()) {
-      const auto& first = message->as_array().front();
-      text = first.is_string() ? first.as_string() : json::dump(first);
-    }
-  } else if (message) {
-    text = message->is_string() ? message->as_string() : json::dump(*message);
-  }
-  const std::string name = type && type->is_string() ? type->as_string() : meta.status;
-  return text.empty() ? name : fmt::format("{}: {}", name, text);
-}
 
 }  // namespace
 
@@ -52,7 +35,7 @@ int call_command(int argc, char** argv) {
       "Usage: celeriac call NAME [options]\n\n"
       "Sends task NAME (a Celery protocol v2 message, as send_task does) and prints its id.\n"
       "With --wait, prints the result as JSON on stdout; exits 1 on FAILURE/REVOKED (error on\n"
-      "stderr), 2 on timeout.\n\n"
+      "stderr), 2 on timeout, 65 at once when the stored result cannot be read (the reason on stderr).\n\n"
       "Options");
   std::string name, args_text, kwargs_text, queue, eta, broker, backend;
   double countdown = -1, expires = -1, timeout = 30, time_limit = 0, soft_time_limit = 0;
@@ -139,19 +122,23 @@ int call_command(int argc, char** argv) {
         } else if (meta->status == "SUCCESS") {
           std::cout << json::dump(meta->result) << std::endl;
         } else {
-          std::cerr << fmt::format("celeriac call: task {} {}: {}\n", id, meta->status, describe_failure(*meta));
+          std::cerr << fmt::format("celeriac call: task {} {}: {}\n", id, meta->status,
+                                   celery::failure_summary(*meta));
           code = exit_task_failed;
         }
       },
       [&](std::exception_ptr e) {
         client.close();
         if (!e) return;
+        code = exit_unavailable;
         try {
           std::rethrow_exception(e);
+        } catch (const app::unreadable_result& ex) {
+          std::cerr << "celeriac call: " << ex.what() << "\n";
+          code = exit_unreadable;
         } catch (const std::exception& ex) {
           std::cerr << "celeriac call: " << ex.what() << "\n";
         }
-        code = exit_unavailable;
       });
   io.run();
   return code;

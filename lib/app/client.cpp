@@ -20,7 +20,20 @@ bool ready(const celery::result_meta& m) {
   return s && celery::is_ready(*s);
 }
 
+// The meta stored or published under `key`; throws unreadable_result.
+celery::result_meta read_meta(const std::string& key, std::string_view text) {
+  auto meta = celery::decode_result_meta(text);
+  if (!meta) throw unreadable_result(key, meta.error().message);
+  return std::move(*meta);
+}
+
 }  // namespace
+
+unreadable_result::unreadable_result(std::string key, const std::string& reason)
+    : std::runtime_error(fmt::format("the result stored under {} cannot be read: {}; the task's outcome is "
+                                     "unknown (look at it with: redis-cli GET {})",
+                                     key, reason, key)),
+      key_(std::move(key)) {}
 
 client::client(asio::any_io_executor ex, redis::config broker, std::optional<redis::config> backend)
     : broker_(ex, broker), subscriber_(ex, backend ? *backend : broker) {
@@ -65,10 +78,7 @@ asio::awaitable<std::optional<celery::result_meta>> client::async_get_result(con
   if (replies.at(0).is_error())
     throw std::runtime_error(fmt::format("reading the result of {}: {}", task_id, replies[0].error_message()));
   if (replies[0].is_nil()) co_return std::nullopt;
-  auto meta = celery::decode_result_meta(*replies[0].as_string());
-  if (!meta)
-    throw std::runtime_error(fmt::format("the stored result of {} is not valid: {}", task_id, meta.error().message));
-  co_return std::move(*meta);
+  co_return read_meta(result_key(task_id), *replies[0].as_string());
 }
 
 asio::awaitable<std::optional<celery::result_meta>> client::async_wait_result(const std::string& task_id,
@@ -87,8 +97,8 @@ asio::awaitable<std::optional<celery::result_meta>> client::async_wait_result(co
     auto msg = co_await subscriber_.async_receive(left);
     if (!msg) break;
     if (msg->channel != channel) continue;
-    auto meta = celery::decode_result_meta(msg->payload);
-    if (meta && ready(*meta)) co_return std::move(*meta);
+    auto meta = read_meta(channel, msg->payload);
+    if (ready(meta)) co_return meta;
   }
   // One last read: the result may have landed as the timer fired.
   if (auto stored = co_await async_get_result(task_id); stored && ready(*stored)) co_return stored;

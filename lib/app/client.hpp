@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -16,6 +17,18 @@
 #include "redis/connection.hpp"
 
 namespace celeriac::app {
+
+// A stored or published result that cannot be read at all (not JSON, not
+// an object, no string status): waiting longer would not make it readable,
+// so the wait ends at once with this. what() names the key and the fault.
+class unreadable_result : public std::runtime_error {
+public:
+  unreadable_result(std::string key, const std::string& reason);
+  const std::string& key() const noexcept { return key_; }
+
+private:
+  std::string key_;
+};
 
 class client {
 public:
@@ -33,11 +46,14 @@ public:
                                                       bool subscribe_result = false);
 
   // The stored result meta, or nullopt while none is stored (PENDING).
+  // Throws unreadable_result for a meta decode_result_meta refuses.
   boost::asio::awaitable<std::optional<celery::result_meta>> async_get_result(const std::string& task_id);
 
   // Waits until the task's result is ready (SUCCESS, FAILURE, REVOKED) or
   // the timeout passes (nullopt). RETRY and other interim states are
-  // skipped, as AsyncResult.get() does.
+  // skipped, as AsyncResult.get() does. A stored or published meta that
+  // cannot be read throws unreadable_result at once, as Celery's client
+  // raises when it cannot decode one.
   boost::asio::awaitable<std::optional<celery::result_meta>> async_wait_result(const std::string& task_id,
                                                                                std::chrono::milliseconds timeout);
 
