@@ -18,6 +18,8 @@ constexpr const char* usage =
     "  worker    run a pool of worker processes consuming task queues\n"
     "  call      send a task (and optionally wait for its result)\n"
     "  revoke    stop tasks on every worker (celeriac's and Celery's); ids kept in Redis\n"
+    "  inspect   ask the workers (ping, active, stats...), as celery inspect does\n"
+    "  control   tell the workers (rate_limit, pool_grow, shutdown...), as celery control does\n"
     "  beat      fire cron and interval schedule entries, exactly once across instances\n"
     "  migrate   create or update celeriac's tables in PostgreSQL\n"
     "  status    show a job's state and progress (--watch: a live progress bar)\n"
@@ -50,6 +52,8 @@ int main(int argc, char** argv) {
   if (cmd == "worker") return celeriac::cli::worker_command(argc - 1, argv + 1);
   if (cmd == "call") return celeriac::cli::call_command(argc - 1, argv + 1);
   if (cmd == "revoke") return celeriac::cli::revoke_command(argc - 1, argv + 1);
+  if (cmd == "inspect") return celeriac::cli::inspect_command(argc - 1, argv + 1);
+  if (cmd == "control") return celeriac::cli::control_command(argc - 1, argv + 1);
   if (cmd == "beat") return celeriac::cli::beat_command(argc - 1, argv + 1);
   if (cmd == "migrate") return celeriac::cli::migrate_command(argc - 1, argv + 1);
   if (cmd == "status") return celeriac::cli::status_command(argc - 1, argv + 1);

@@ -6,10 +6,6 @@
 #include <cctype>
 #include <iostream>
 
-#include <boost/algorithm/string/classification.hpp>
-#include <boost/algorithm/string/split.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
@@ -21,13 +17,12 @@
 #include "cli/parse_options.hpp"
 #include "util/clock.hpp"
 #include "worker/control_output.hpp"
+#include "worker/remote_cli.hpp"
 
 namespace celeriac::cli {
 namespace po = boost::program_options;
 
 namespace {
-
-constexpr int exit_unavailable = 69;  // broker unreachable (EX_UNAVAILABLE)
 
 // "SIGKILL" for "kill", "KILL" or "SIGKILL"; a number stays a number.
 // Celery's workers accept either form; the SIG form is what its client sends.
@@ -36,13 +31,6 @@ std::string canonical_signal(std::string name) {
   if (!name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) && !name.starts_with("SIG"))
     name = "SIG" + name;
   return name;
-}
-
-std::vector<std::string> comma_list(const std::string& text) {
-  std::vector<std::string> parts;
-  boost::split(parts, text, boost::is_any_of(","));
-  std::erase_if(parts, [](const std::string& s) { return s.empty(); });
-  return parts;
 }
 
 struct revoke_settings {
@@ -127,27 +115,8 @@ int revoke_command(int argc, char** argv) {
   if (s.timeout <= 0) return usage_error("--timeout must be more than 0 seconds");
   if (!destination.empty()) s.destination = comma_list(destination);
 
-  if (broker.empty()) broker = env_or("CELERIAC_BROKER_URL", default_broker_url);
-  auto broker_cfg = redis::parse_url(broker);
-  if (!broker_cfg) return usage_error(fmt::format("bad --broker URL: {}", broker_cfg.error().message()));
-
-  boost::asio::io_context io;
-  redis::connection conn(io.get_executor(), *broker_cfg);
-  int code = 0;
-  boost::asio::co_spawn(io, run_revoke(conn, s), [&](std::exception_ptr e, int result) {
-    conn.close();
-    code = result;
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      std::cerr << "celeriac revoke: " << ex.what()
-                << "; nothing was revoked (check --broker or CELERIAC_BROKER_URL)\n";
-    }
-    code = exit_unavailable;
-  });
-  io.run();
-  return code;
+  return run_on_broker("revoke", broker, "nothing was revoked",
+                       [&](redis::connection& conn) { return run_revoke(conn, s); });
 }
 
 }  // namespace celeriac::cli

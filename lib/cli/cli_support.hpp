@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace celeriac::cli {
 
@@ -16,6 +17,19 @@ inline constexpr int exit_usage = 64;
 inline std::string env_or(const char* name, std::string fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::string(v) : std::move(fallback);
+}
+
+// "a,b,,c" -> {"a", "b", "c"}: a comma-separated option such as
+// --destination, as Celery's COMMA_SEPARATED_LIST reads it (empty parts dropped).
+inline std::vector<std::string> comma_list(std::string_view text) {
+  std::vector<std::string> parts;
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    if (const auto part = text.substr(0, comma); !part.empty()) parts.emplace_back(part);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return parts;
 }
 
 inline constexpr const char* default_broker_url = "redis://127.0.0.1:6379/0";

@@ -7,6 +7,8 @@ namespace celeriac::cli {
 int worker_command(int argc, char** argv);
 int call_command(int argc, char** argv);
 int revoke_command(int argc, char** argv);   // worker/revoke_command.cpp
+int inspect_command(int argc, char** argv);  // worker/inspect_command.cpp
+int control_command(int argc, char** argv);  // worker/control_command.cpp
 int migrate_command(int argc, char** argv);  // worker/migrate_command.cpp
 int status_command(int argc, char** argv);   // worker/status_command.cpp
 int jobs_command(int argc, char** argv);     // worker/jobs_command.cpp
