@@ -33,6 +33,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "app/task_registry.hpp"
+#include "broker/chord_store.hpp"
 #include "broker/kombu_transport.hpp"
 #include "celery/message_codec.hpp"
 #include "celery/task_message.hpp"
@@ -41,6 +42,7 @@
 #include "limiter/task_rates.hpp"
 #include "redis/connection.hpp"
 #include "worker/child_slots.hpp"
+#include "worker/chord_completion.hpp"
 #include "worker/executor.hpp"
 #include "worker/lifecycle_sink.hpp"
 #include "worker/time_limits.hpp"
@@ -91,8 +93,13 @@ private:
     std::vector<deferral> defers;
     std::vector<broker::result_write> results;
     std::vector<std::string> acks;
+    // Chords (worker/chord_completion.cpp): sizes and saved headers go
+    // before the publishes; header members join before the acks.
+    std::vector<std::pair<std::string, std::string>> chord_values;
+    std::vector<chord_member_write> chord_parts;
     bool empty() const {
-      return publishes.empty() && dead_letters.empty() && defers.empty() && results.empty() && acks.empty();
+      return publishes.empty() && dead_letters.empty() && defers.empty() && results.empty() && acks.empty() &&
+             chord_values.empty() && chord_parts.empty();
     }
   };
 
@@ -188,6 +195,21 @@ private:
   // Queues h's result meta (when not empty) and its ack; forgets h.
   void finish(held_message& h, std::string result_meta_json);
   void add_publish(celery::task_message m);
+  // Canvases and chords (worker/chord_completion.cpp).
+  void add_publication(celery::canvas_publication p);
+  std::optional<celery::chord_part> chord_part_for(const held_message& h, const outcome& o) const;
+  std::optional<celery::chord_part> chord_part_revoked(const held_message& h, std::string_view reason) const;
+  // Routes h's result meta into its chord's join when `part` is set
+  // (returns "", the meta now travels with the join); else returns it.
+  std::string join_chord(const held_message& h, std::optional<celery::chord_part> part, std::string meta);
+  void fail_unregistered_chord_member(const celery::task_message& m);
+  void fail_chain_steps(const held_message& h, const outcome& o);
+  broker::chord_store& chords();
+  boost::asio::awaitable<void> write_chord_values(const pending_writes& batch);
+  boost::asio::awaitable<void> write_chord_parts(const pending_writes& batch, std::size_t& done);
+  boost::asio::awaitable<celery::chord_outcome> chord_outcome_of(const broker::chord_join_result& joined);
+  broker::chord_effects chord_effects_of(celery::chord_completion& done);
+  boost::asio::awaitable<void> complete_chord(const chord_member_write& w, broker::chord_join_result joined);
   void add_result_json(const std::string& task_id, std::string meta);
   bool wants_result(const held_message& h) const;
   std::size_t prefetch_limit() const;
@@ -207,6 +229,7 @@ private:
   broker::kombu_transport transport_;
   std::unique_ptr<redis::connection> backend_conn_;  // only when results go to another server
   std::unique_ptr<broker::kombu_transport> backend_transport_;
+  std::unique_ptr<broker::chord_store> chords_;  // on the result backend's connection
   std::map<std::string, std::shared_ptr<redis::connection>> watchers_;  // list -> its wake-up connection
   std::unique_ptr<executor> executor_;
   std::set<redis::connection*> reconnecting_;

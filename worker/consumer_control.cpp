@@ -49,7 +49,7 @@ void consumer::finish_revoked(held_message& h, std::string_view reason) {
   std::string meta;
   if (wants_result(h))
     meta = celery::encode_result_meta(celery::revoked_meta(m.headers.id, reason, celery::meta_context_for(m)));
-  finish(h, std::move(meta));
+  finish(h, join_chord(h, chord_part_revoked(h, reason), std::move(meta)));
   wake_writer();
   wake_fetcher();
 }

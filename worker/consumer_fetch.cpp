@@ -222,6 +222,7 @@ void consumer::on_fetched(broker::fetched_message m) {
   }
   const app::task_definition* task = registry_.find(decoded->headers.task);
   if (!task) {
+    fail_unregistered_chord_member(*decoded);
     refuse(m, "unknown_task",
            fmt::format("Received unregistered task of type '{}'. The message has been ignored and discarded.",
                        decoded->headers.task),

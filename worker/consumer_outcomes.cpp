@@ -29,6 +29,7 @@ void consumer::make_ready(held_message& h) {
     std::string meta;
     if (wants_result(h))
       meta = celery::encode_result_meta(celery::revoked_meta(m.headers.id, "expired", celery::meta_context_for(m)));
+    meta = join_chord(h, chord_part_revoked(h, "expired"), std::move(meta));
     finish(h, std::move(meta));
     wake_writer();
     wake_fetcher();
@@ -104,17 +105,14 @@ void consumer::on_outcome(outcome o) {
   count_task_outcome(m.headers.task, o);
   celery::meta_context ctx = celery::meta_context_for(m);
   std::string meta;
-  if (!m.embed.chord.is_null())
-    log::error("Task {}[{}] is a chord header task: celeriac does not count chord parts yet, so the chord's "
-               "body will not be called (see docs/compatibility.md)",
-               m.headers.task, m.headers.id);
+  std::optional<celery::chord_part> chord = chord_part_for(h, o);
   if (o.terminated) {
     // Revoked with terminate while it ran: REVOKED, whatever it returned.
     log::info("Task {}[{}] terminated (revoked)", m.headers.task, m.headers.id);
     if (sink_) sink_->record(m, h.queue.str(), "REVOKED", nullptr, "terminated");
     if (wants_result(h))
       meta = celery::encode_result_meta(celery::revoked_meta(m.headers.id, "terminated", std::move(ctx)));
-    finish(h, std::move(meta));
+    finish(h, join_chord(h, std::move(chord), std::move(meta)));
     check_recycle();
     return;
   }
@@ -123,12 +121,12 @@ void consumer::on_outcome(outcome o) {
       if (log::enabled(log::level::info))
         log::info("Task {}[{}] succeeded in {:.6f}s: {}", m.headers.task, m.headers.id, o.runtime_seconds,
                   shorten(celery::py_repr(o.result)));
-      if (auto next = celery::next_chain_message(m, o.result); !next) {
+      if (auto next = celery::next_chain_publication(m, o.result); !next) {
         log::error("Task {}[{}]: could not build the next chain step: {}", m.headers.task, m.headers.id,
                    next.error().message);
-      } else if (*next) {
-        ctx.children.push_back(celery::child_result((*next)->headers.id));
-        add_publish(std::move(**next));
+      } else {
+        for (auto& child : next->trail) ctx.children.push_back(std::move(child));
+        add_publication(std::move(*next));
       }
       if (auto callbacks = celery::callback_messages(m, o.result); !callbacks) {
         log::error("Task {}[{}]: could not build its link callbacks: {}", m.headers.task, m.headers.id,
@@ -151,6 +149,7 @@ void consumer::on_outcome(outcome o) {
       } else {
         for (auto& eb : *errbacks) add_publish(std::move(eb));
       }
+      fail_chain_steps(h, o);
       if (o.bad_arguments) {
         log::error("Task {}[{}]: arguments do not fit the task; message kept in {}", m.headers.task, m.headers.id,
                    transport_.config().dead_letter_key);
@@ -178,7 +177,7 @@ void consumer::on_outcome(outcome o) {
       break;
     }
   }
-  finish(h, std::move(meta));
+  finish(h, join_chord(h, std::move(chord), std::move(meta)));
   check_recycle();
 }
 

@@ -57,7 +57,9 @@ awaitable<void> consumer::write_loop() {
 // follow-up message is published twice, never lost.
 awaitable<void> consumer::write_batch(pending_writes& batch) {
   bool published = batch.publishes.empty() && batch.dead_letters.empty();
+  bool chord_values_written = batch.chord_values.empty();
   std::size_t deferred = 0;
+  std::size_t chords_joined = 0;
   bool stored_elsewhere = !backend_transport_ || batch.results.empty();
   // Named empty vectors: g++ 12 destroys a temporary created inside a
   // co_await expression twice.
@@ -65,6 +67,10 @@ awaitable<void> consumer::write_batch(pending_writes& batch) {
   static const std::vector<std::string> no_acks;
   for (int attempt = 0;; ++attempt) {
     try {
+      if (!chord_values_written) {  // before a chord's header is sent
+        co_await write_chord_values(batch);
+        chord_values_written = true;
+      }
       if (!published) {
         redis::request req;
         for (auto& [m, envelope] : batch.publishes) {
@@ -93,6 +99,7 @@ awaitable<void> consumer::write_batch(pending_writes& batch) {
         co_await transport_.async_defer(d.tag, d.queue, d.priority, d.raw, d.due);
         ++deferred;
       }
+      co_await write_chord_parts(batch, chords_joined);
       if (!stored_elsewhere) {
         co_await backend_transport_->async_complete(batch.results, no_acks, settings_.result_expires);
         stored_elsewhere = true;
