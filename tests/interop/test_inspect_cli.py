@@ -35,6 +35,8 @@ CC = None  # the celeriac worker, consuming celery
 PY_NODE = "py@cli"
 CC_NODE = "cc@cli"
 NO_REPLY = "Error: No nodes replied within time constraint"
+UNDO = {("control", "enable_events"): ("control", "disable_events"),
+        ("control", "disable_events"): ("control", "enable_events")}
 
 # Commands a celeriac worker does not answer yet (Celery's reply is an
 # error or something else): their tests against it are expected failures.
@@ -118,8 +120,11 @@ class Comparing(unittest.TestCase):
 
     def assertSameSequentially(self, *args):
         """For requests that change the worker: ours first, then Celery's;
-        the replies must read the same."""
+        the replies must read the same. A switch (enable_events) is turned
+        back between the two, so both find the worker in the same state."""
         ours = celeriac(*args)
+        if args[:2] in UNDO:
+            celery(*UNDO[args[:2]], *args[2:])
         theirs = celery(*args)
         self.assertSameOutput(ours, theirs)
         return ours
@@ -242,13 +247,11 @@ class ControlCeleryWorker(Comparing):
         wait_until(lambda: "cli_q" not in queues(), 10, interval=0.3, message="cli_q no longer consumed")
 
     def test_events_switched_on_and_off(self):
-        pairs = []
-        for command in ("enable_events", "disable_events"):
-            pairs.append((celeriac("control", command, "-d", PY_NODE), None))
-            celery("control", "disable_events" if command == "enable_events" else "enable_events", "-d", PY_NODE)
-            pairs[-1] = (pairs[-1][0], celery("control", command, "-d", PY_NODE))
-        for ours, theirs in pairs:
-            self.assertSameOutput(ours, theirs)
+        # (This Celery worker runs without gossip, mingle and heartbeat, so
+        # it has no event dispatcher and replies an AttributeError: the
+        # point is that both CLIs print the same.)
+        for command in ("enable_events", "disable_events", "disable_events", "enable_events"):
+            self.assertSameSequentially("control", command, "-d", PY_NODE)
 
     def test_pool_grow_and_shrink(self):
         processes = lambda: len(json.loads(  # noqa: E731
