@@ -60,12 +60,23 @@ json::value grow(task_context&, const json::array& args, const json::object& kwa
   return static_cast<std::int64_t>(kib);
 }
 
+// Asks for a retry until it has been retried `times` times, then returns
+// how many retries it had (for tests of retries and their events).
+json::value retry_until(task_context& ctx, const json::array& args, const json::object& kwargs) {
+  bound_args a("retry_until", args, kwargs, {"times"}, 1);
+  const double times = a.number(0);
+  const int retries = ctx.request().retries;
+  if (retries < times) ctx.retry(std::chrono::milliseconds(0), "retry " + std::to_string(retries + 1));
+  return retries;
+}
+
 }  // namespace
 
 void register_test_tasks(app::task_registry& registry) {
   registry.add("celeriac.crash", crash, app::task_options{.max_retries = 0});
   registry.add("celeriac.spin", spin, app::task_options{.max_retries = 0});
   registry.add("celeriac.grow", grow, app::task_options{.max_retries = 0});
+  registry.add("celeriac.retry_until", retry_until);
 }
 
 }  // namespace celeriac::tasks

@@ -70,6 +70,7 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
         *backend_conn_, broker::transport_config{settings.queues, settings.visibility_timeout});
   }
 
+  make_events();  // before the executor: its start callback reads it
   auto post_outcome = [this](std::vector<outcome> batch) {
     asio::post(io_, [this, batch = std::move(batch)]() mutable {
       for (auto& o : batch) on_outcome(std::move(o));
@@ -81,7 +82,8 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
   // task: the supervisor learns what runs without a syscall.
   executor::start_callback on_start = [this](const job& j) {
     slot_.mark_running(j.seq, j.delivery_tag, j.hard_deadline, j.hard_limit.value_or(0));
-    if (sink_ || settings_.acks_early) asio::post(io_, [this, seq = j.seq] { on_started(seq); });
+    if (sink_ || settings_.acks_early || events_->task_events_on())
+      asio::post(io_, [this, seq = j.seq] { on_started(seq); });
   };
   app::task_context::progress_sink progress;
   if (sink_) progress = [this](const app::task_request& r, const app::progress_report& p) { sink_->progress(r, p); };
@@ -136,6 +138,7 @@ awaitable<int> consumer::async_run() {
   spawn(rates_loop(), "rate limits");
   spawn(control_loop(), "remote control");
   spawn(revoked_refresh_loop(), "revoked ids");
+  spawn(events_loop(), "events");
   if (index_ == 0) {
     spawn(restore_loop(), "restore");
     spawn(promote_loop(), "delayed");
@@ -150,8 +153,15 @@ awaitable<int> consumer::async_run() {
   co_return failed_ ? 1 : 0;
 }
 
-void consumer::warm_shutdown() { begin_shutdown(false); }
-void consumer::cold_shutdown() { begin_shutdown(true); }
+// Called on the supervisor's SIGTERM/SIGQUIT: the node itself stops.
+void consumer::warm_shutdown() {
+  node_stopping_ = true;
+  begin_shutdown(false);
+}
+void consumer::cold_shutdown() {
+  node_stopping_ = true;
+  begin_shutdown(true);
+}
 
 void consumer::begin_shutdown(bool cold) {
   if (stopping_ && (cold_ || !cold)) return;
@@ -197,6 +207,7 @@ awaitable<void> consumer::shutdown_sequence(bool cold, std::vector<std::string> 
   if (!writes_.empty() || writes_in_flight_ > 0)
     log::error("could not write the last outcomes before exiting; their messages will be restored after the "
                "visibility timeout and run again");
+  co_await finish_events();
 }
 
 std::vector<std::string> consumer::release_held(bool include_running) {

@@ -43,8 +43,10 @@
 #include "redis/connection.hpp"
 #include "worker/child_slots.hpp"
 #include "worker/chord_completion.hpp"
+#include "worker/event_stream.hpp"
 #include "worker/executor.hpp"
 #include "worker/lifecycle_sink.hpp"
+#include "worker/node_activity.hpp"
 #include "worker/time_limits.hpp"
 #include "worker/worker_settings.hpp"
 
@@ -66,6 +68,15 @@ public:
   // return from async_run without waiting for the task.
   void cold_shutdown();
   bool was_cold() const noexcept { return cold_; }
+
+  // Remote control enable_events / disable_events: this child's task
+  // events on or off (call it in every child; worker events are sent
+  // either way, as Celery's). The first child logs the change.
+  void set_events_enabled(bool on);
+  bool events_enabled() const noexcept;
+  // Remote control `heartbeat`: a worker-heartbeat now (the first child
+  // sends it; the others do nothing).
+  void request_heartbeat();
 
 private:
   struct held_message {
@@ -180,6 +191,20 @@ private:
   boost::asio::awaitable<void> restore_tags(std::vector<std::string> tags);
   void begin_shutdown(bool cold);
 
+  // Events (worker/consumer_events.cpp): task-* events where Celery's
+  // worker sends them, worker-* events from the first child.
+  void make_events();
+  boost::asio::awaitable<void> events_loop();
+  boost::asio::awaitable<void> worker_events_loop();
+  boost::asio::awaitable<void> finish_events();
+  bool sends_worker_events() const;
+  celery::worker_vitals worker_vitals_now();
+  void emit_received(const held_message& h);
+  void emit_unknown_task(const celery::task_message& m);
+  void emit_started(const held_message& h);
+  void emit_outcome(const held_message& h, const outcome& o);
+  void emit_revoked(const held_message& h, std::string_view reason);
+
   // Steps of a message's life.
   void on_fetched(broker::fetched_message m);
   void refuse(broker::fetched_message& m, std::string_view reason, const std::string& message,
@@ -268,6 +293,9 @@ private:
   bool shutdown_started_ = false;
   bool shutdown_complete_ = false;
   bool failed_ = false;
+  std::unique_ptr<event_stream> events_;
+  activity_tally activity_;    // heartbeat figures across the node's children
+  bool node_stopping_ = false;  // SIGTERM/SIGQUIT: the node stops (worker-offline)
   int running_loops_ = 0;
 };
 

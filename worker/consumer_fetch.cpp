@@ -222,6 +222,7 @@ void consumer::on_fetched(broker::fetched_message m) {
   }
   const app::task_definition* task = registry_.find(decoded->headers.task);
   if (!task) {
+    emit_unknown_task(*decoded);
     fail_unregistered_chord_member(*decoded);
     refuse(m, "unknown_task",
            fmt::format("Received unregistered task of type '{}'. The message has been ignored and discarded.",
@@ -244,6 +245,7 @@ void consumer::on_fetched(broker::fetched_message m) {
                                                     std::move(*decoded), task})
                         .first->second;
   if (sink_) sink_->record(h.message, h.queue.str(), "RECEIVED", nullptr, {});
+  emit_received(h);
   if (eta && *eta > util::wall_now()) {
     h.where = held_message::phase::waiting_eta;
     ++eta_held_;

@@ -25,6 +25,7 @@ void consumer::make_ready(held_message& h) {
   if (auto expires = m.expires_time(); expires && *expires <= util::wall_now()) {
     log::info("Task {}[{}] expired at {}; not run (REVOKED)", m.headers.task, m.headers.id, *m.headers.expires);
     if (sink_) sink_->record(m, h.queue.str(), "REVOKED", nullptr, "expired");
+    emit_revoked(h, "expired");
     count_task_revoked(m.headers.task);
     std::string meta;
     if (wants_result(h))
@@ -85,6 +86,7 @@ void consumer::on_started(std::uint64_t seq) {
   held_message& h = it->second;
   h.where = held_message::phase::running;
   if (sink_) sink_->record(h.message, h.queue.str(), "STARTED", nullptr, {});
+  emit_started(h);
   if (settings_.acks_early && !h.acked_early) {
     h.acked_early = true;
     writes_.acks.push_back(h.tag);
@@ -103,6 +105,7 @@ void consumer::on_outcome(outcome o) {
   ++finished_by_task_[h.message.headers.task];
   const celery::task_message& m = h.message;
   count_task_outcome(m.headers.task, o);
+  emit_outcome(h, o);
   celery::meta_context ctx = celery::meta_context_for(m);
   std::string meta;
   std::optional<celery::chord_part> chord = chord_part_for(h, o);

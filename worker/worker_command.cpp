@@ -155,6 +155,9 @@ int worker_command(int argc, char** argv) {
     ("hand-back-after", po::value(&hand_back_after)->default_value(10),
         "ms: once a task has run this long, its child hands its unstarted messages back to the queue for idle "
         "children (fair dispatch); 0 = never")
+    ("events,E", "send task events (task-received, -started, -succeeded, -failed, ...) for `celery events`, "
+                 "Flower and other monitors; worker-online/heartbeat/offline are sent without it")
+    ("without-heartbeat", "send no worker-online, worker-heartbeat or worker-offline events")
     ("enable-test-tasks", "register celeriac.crash (kills its own child) for tests of crash handling")
     ("database", po::value(&database), "PostgreSQL URL: every task's state and progress go to celeriac_jobs "
                                        "(env CELERIAC_DATABASE_URL)")
@@ -256,6 +259,8 @@ int worker_command(int argc, char** argv) {
   if (!(eta_horizon >= 0)) return usage_error("--eta-horizon cannot be negative");
   s.eta_horizon = std::chrono::milliseconds(static_cast<long>(eta_horizon * 1000));
   s.enable_test_tasks = vm.count("enable-test-tasks") > 0;
+  s.task_events = vm.count("events") > 0;
+  s.worker_events = vm.count("without-heartbeat") == 0;
   if (autoscale_keepalive < 0) return usage_error("--autoscale-keepalive cannot be negative");
   s.autoscale_keepalive = std::chrono::seconds(autoscale_keepalive);
   if (hand_back_after < 0) return usage_error("--hand-back-after cannot be negative");

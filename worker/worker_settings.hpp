@@ -53,6 +53,12 @@ struct worker_settings {
   // keeps its prefetch, as before).
   std::chrono::milliseconds hand_back_after{10};
 
+  // Celery's events (docs/operations.md#events): task-* events with -E
+  // (or remote enable_events); worker-online/-heartbeat/-offline unless
+  // --without-heartbeat, as a Celery worker sends them even without -E.
+  bool task_events = false;
+  bool worker_events = true;
+
   // /metrics (Prometheus text format) on this address and port, served by
   // the first child; nullopt: no metrics (docs/operations.md#metrics).
   std::optional<std::uint16_t> metrics_port;
