@@ -183,6 +183,39 @@ class OnMixedWorkers(Scenario, unittest.TestCase):
         self.assertGreater(ran_p, 0, "the Celery worker ran no header member")
 
 
+class ResultsOnAnotherDatabase(unittest.TestCase):
+    """Results (and so the chord keys) in Redis db 1, messages in db 0: the
+    body is published on the broker, then the keys are dropped."""
+
+    def test_chords_with_a_separate_result_backend(self):
+        from celery import Celery, chord
+        R.flushall()
+        backend = SERVER.url[:-1] + "1"
+        client = Celery("chords_backend", broker=SERVER.url, backend=backend)
+        client.conf.update(task_serializer="json", accept_content=["json"], result_serializer="json")
+        add = lambda *a: client.signature("celeriac.add", args=a)  # noqa: E731
+        echo = lambda *a: client.signature("celeriac.echo", args=a)  # noqa: E731
+        w = CeleriacWorker(SERVER.url, concurrency=2, name=f"chords-b-{os.getpid()}@interop",
+                           extra=["--result-backend", backend]).start()
+        try:
+            w.wait_ready(R)
+            r = chord([add(i, i) for i in range(10)], echo("body")).apply_async()
+            self.assertEqual(r.get(timeout=GET_TIMEOUT), body([2 * i for i in range(10)]))
+            from celery import group
+            r = (add(1, 1) | group(add(10), add(20)) | echo("body")).apply_async()
+            self.assertEqual(r.get(timeout=GET_TIMEOUT), body([12, 22]))
+            r = chord([add(1, 1), client.signature("celeriac.fail", args=("boom",))], echo("body")).apply_async()
+            meta = wait_until(lambda: client.backend.get_task_meta(r.id) if r.state == "FAILURE" else None,
+                              GET_TIMEOUT, message="the body to fail")
+            self.assertEqual(type(meta["result"]).__name__, "ChordError")
+            b1 = harness.redis.Redis(host="127.0.0.1", port=SERVER.port, db=1, decode_responses=True)
+            self.assertFalse([k for k in b1.keys("celery-taskset-meta-*") if k.endswith((".j", ".s"))])
+            self.assertFalse(R.keys("celery-taskset-meta-*"))
+        finally:
+            w.stop()
+            client.close()
+
+
 class AtLeastOnce(unittest.TestCase):
     """A header member whose child is killed while it runs is run again; the
     chord still completes once, with every result."""
