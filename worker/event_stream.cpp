@@ -41,31 +41,31 @@ event_stream::event_stream(asio::any_io_executor ex, redis::config broker, celer
   wake_.expires_at(std::chrono::steady_clock::time_point::max());
 }
 
-json::value event_stream::stamp(std::string_view type, json::object fields) {
-  return celery::make_event(type, sender_, ++clock_, util::unix_seconds(util::wall_now()), std::move(fields));
+std::string event_stream::stamp(std::string_view type, const json::object& fields) {
+  return celery::event_json(type, sender_, ++clock_, util::unix_seconds(util::wall_now()), fields);
 }
 
-void event_stream::add_task_event(std::string_view type, json::object fields) {
+void event_stream::add_task_event(std::string_view type, const json::object& fields) {
   if (!task_events_on() || finished_) return;
-  task_batch_.push_back(stamp(type, std::move(fields)));
+  task_batch_.push_back(stamp(type, fields));
   if (task_batch_.size() >= celery::event_buffer_limit) seal_task_batch();
   wake_.cancel();
 }
 
-void event_stream::add_worker_event(std::string_view type, json::object fields) {
+void event_stream::add_worker_event(std::string_view type, const json::object& fields) {
   if (finished_) return;
   seal_task_batch();  // the task events before it go first
-  json::value event = stamp(type, std::move(fields));
-  enqueue(celery::event_routing_key(type), std::move(event));
+  enqueue(celery::event_routing_key(type), stamp(type, fields));
   wake_.cancel();
 }
 
 void event_stream::seal_task_batch() {
   if (task_batch_.empty()) return;
-  enqueue(celery::task_multi_routing_key, json::value(std::exchange(task_batch_, {})));
+  enqueue(celery::task_multi_routing_key, celery::event_list_json(task_batch_));
+  task_batch_.clear();
 }
 
-void event_stream::enqueue(std::string_view routing_key, json::value body) {
+void event_stream::enqueue(std::string_view routing_key, std::string_view body_json) {
   if (outbox_.size() >= max_pending_messages) {
     if (dropped_ == 0)
       log::warning("events: {} messages wait for Redis; dropping the oldest until it answers again",
@@ -74,7 +74,7 @@ void event_stream::enqueue(std::string_view routing_key, json::value body) {
     ++dropped_;
   }
   outbox_.push_back(outgoing{celery::event_channel(db_, routing_key),
-                             celery::encode_event_message(body, sender_.hostname, routing_key, util::uuid4())});
+                             celery::encode_event_message(body_json, sender_.hostname, routing_key, util::uuid4())});
 }
 
 awaitable<void> event_stream::async_run() {

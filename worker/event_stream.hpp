@@ -47,9 +47,9 @@ public:
 
   // A "task-..." event, stamped (clock, timestamp) now and sent with the
   // next batch. Does nothing while task events are off.
-  void add_task_event(std::string_view type, json::object fields);
+  void add_task_event(std::string_view type, const json::object& fields);
   // A "worker-..." event, stamped now, in a message of its own.
-  void add_worker_event(std::string_view type, json::object fields);
+  void add_worker_event(std::string_view type, const json::object& fields);
 
   // Publishes until finish() has drained what was pending. Reconnects as
   // needed; never throws for Redis failures.
@@ -71,9 +71,9 @@ private:
     std::string envelope;
   };
 
-  json::value stamp(std::string_view type, json::object fields);
+  std::string stamp(std::string_view type, const json::object& fields);
   void seal_task_batch();
-  void enqueue(std::string_view routing_key, json::value body);
+  void enqueue(std::string_view routing_key, std::string_view body_json);
   boost::asio::awaitable<void> send_pending();
 
   redis::connection conn_;
@@ -81,7 +81,7 @@ private:
   int db_;
   std::atomic<bool> task_events_;
   std::int64_t clock_ = 0;  // Lamport clock of this child's events
-  json::array task_batch_;  // task events not yet in a message
+  std::vector<std::string> task_batch_;  // task events (JSON text) not yet in a message
   std::deque<outgoing> outbox_;
   std::uint64_t dropped_ = 0;
   boost::asio::steady_timer wake_;  // cancelled: something to send, or finishing

@@ -1,10 +1,12 @@
 #include "celery/event_message.hpp"
 
 #include <cmath>
+#include <iterator>
 #include <ostream>
 
 #include <fmt/format.h>
 
+#include "celery/json_writer.hpp"
 #include "celery/py_repr.hpp"
 #include "celery/task_message.hpp"
 #include "json/dump.hpp"
@@ -35,18 +37,34 @@ event_error fail(std::string message) { return event_error{std::move(message)}; 
 
 std::ostream& operator<<(std::ostream& os, const event_error& e) { return os << e.message; }
 
-json::value make_event(std::string_view type, const event_sender& from, std::int64_t clock, double timestamp,
-                       json::object fields) {
-  json::object event;
-  event.reserve(fields.size() + 6);
-  event.emplace_back("hostname", from.hostname);
-  event.emplace_back("utcoffset", json::value(from.utcoffset));
-  event.emplace_back("pid", json::value(from.pid));
-  event.emplace_back("clock", json::value(clock));
-  for (auto& f : fields) event.push_back(std::move(f));
-  event.emplace_back("timestamp", json::value(timestamp));
-  event.emplace_back("type", type);
-  return event;
+std::string event_json(std::string_view type, const event_sender& from, std::int64_t clock, double timestamp,
+                       const json::object& fields) {
+  std::string out;
+  out.reserve(256);
+  detail::object_writer w(out);
+  w.member("hostname", from.hostname);
+  fmt::format_to(std::back_inserter(w.key("utcoffset")), "{}", from.utcoffset);
+  fmt::format_to(std::back_inserter(w.key("pid")), "{}", from.pid);
+  fmt::format_to(std::back_inserter(w.key("clock")), "{}", clock);
+  w.members(fields);
+  json::dump_double_to(w.key("timestamp"), timestamp);
+  w.member("type", type);
+  w.finish();
+  return out;
+}
+
+std::string event_list_json(const std::vector<std::string>& events) {
+  std::size_t size = 2;
+  for (const auto& e : events) size += e.size() + 2;
+  std::string out;
+  out.reserve(size);
+  out += '[';
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (i) out += ", ";
+    out += events[i];
+  }
+  out += ']';
+  return out;
 }
 
 json::object task_received_fields(const task_message& m) {
@@ -139,20 +157,35 @@ std::string event_channel(int db, std::string_view routing_key) {
   return fmt::format("/{}.{}/{}", db, event_exchange, routing_key);
 }
 
-std::string encode_event_message(const json::value& body, std::string_view hostname, std::string_view routing_key,
-                                 std::string_view delivery_tag) {
-  json::object properties{
-      {"delivery_mode", json::value(1)},
-      {"delivery_info", json::object{{"exchange", event_exchange}, {"routing_key", routing_key}}},
-      {"priority", json::value(0)},
-      {"body_encoding", "base64"},
-      {"delivery_tag", delivery_tag}};
-  json::object envelope{{"body", util::base64_encode(json::dump(body))},
-                        {"content-encoding", "utf-8"},
-                        {"content-type", "application/json"},
-                        {"headers", json::object{{"hostname", hostname}}},
-                        {"properties", std::move(properties)}};
-  return json::dump(json::value(std::move(envelope)));
+std::string encode_event_message(std::string_view body_json, std::string_view hostname,
+                                 std::string_view routing_key, std::string_view delivery_tag) {
+  std::string out;
+  out.reserve(body_json.size() * 4 / 3 + 320);
+  detail::object_writer w(out);
+  // Base64 needs no JSON escaping: written as is, not scanned.
+  util::base64_encode_to(w.key("body") += '"', body_json);
+  out += '"';
+  w.member("content-encoding", "utf-8");
+  w.member("content-type", "application/json");
+  {
+    detail::object_writer headers(w.key("headers"));
+    headers.member("hostname", hostname);
+    headers.finish();
+  }
+  detail::object_writer props(w.key("properties"));
+  props.key("delivery_mode") += '1';
+  {
+    detail::object_writer info(props.key("delivery_info"));
+    info.member("exchange", event_exchange);
+    info.member("routing_key", routing_key);
+    info.finish();
+  }
+  props.key("priority") += '0';
+  props.member("body_encoding", "base64");
+  props.member("delivery_tag", delivery_tag);
+  props.finish();
+  w.finish();
+  return out;
 }
 
 boost::system::result<event_message, event_error> decode_event_message(std::string_view envelope) {

@@ -46,11 +46,15 @@ struct event_sender {
   std::int64_t pid = 0;
 };
 
-// Event(type, hostname=, utcoffset=, pid=, clock=, **fields): an object
-// with the sender's fields, then `fields` in order, then timestamp (unix
-// seconds) and type.
-json::value make_event(std::string_view type, const event_sender& from, std::int64_t clock, double timestamp,
-                       json::object fields);
+// Event(type, hostname=, utcoffset=, pid=, clock=, **fields) as JSON
+// text: the sender's fields, then `fields` in order, then timestamp (unix
+// seconds) and type. Events are kept as text from here on: a batch is
+// only joined, never re-serialised.
+std::string event_json(std::string_view type, const event_sender& from, std::int64_t clock, double timestamp,
+                       const json::object& fields);
+
+// The body of a task.multi message: the events' JSON as a list.
+std::string event_list_json(const std::vector<std::string>& events);
 
 // The type-specific fields, in the order Celery's worker passes them.
 // task-received: uuid, name, args and kwargs (the message's argsrepr and
@@ -107,11 +111,11 @@ std::string event_routing_key(std::string_view type);
 // fanout_prefix "/{db}." + "celeryev" + "/" + routing key.
 std::string event_channel(int db, std::string_view routing_key);
 
-// kombu's envelope around an event (or a list of them): base64 JSON body,
-// headers {"hostname": node}, delivery_mode 1, delivery_info {"exchange":
-// "celeryev", "routing_key": ...}, priority 0, a delivery tag.
-std::string encode_event_message(const json::value& body, std::string_view hostname, std::string_view routing_key,
-                                 std::string_view delivery_tag);
+// kombu's envelope around an event's (or a list's) JSON text: base64
+// body, headers {"hostname": node}, delivery_mode 1, delivery_info
+// {"exchange": "celeryev", "routing_key": ...}, priority 0, a delivery tag.
+std::string encode_event_message(std::string_view body_json, std::string_view hostname,
+                                 std::string_view routing_key, std::string_view delivery_tag);
 
 // An event message as read back (tests, tools).
 struct event_message {
