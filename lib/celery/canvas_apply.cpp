@@ -235,15 +235,17 @@ struct freeze_args {
 
 result_ptr freeze(signature& s, const freeze_args& a);
 
+// opts['task_id'] if there is one, else `fresh` stored there.
+std::string frozen_id(json::object& options, const std::optional<std::string>& fresh) {
+  if (const json::value* t = find_option(options, "task_id")) return t->is_string() ? t->as_string() : std::string();
+  std::string id = fresh.value_or(util::uuid4());
+  set_option(options, "task_id", id);
+  return id;
+}
+
 // Signature.freeze.
 result_ptr freeze_task(signature& s, const freeze_args& a) {
-  std::string id;
-  if (const json::value* t = find_option(s.options, "task_id")) {
-    id = t->is_string() ? t->as_string() : std::string();
-  } else {
-    id = a.id.value_or(util::uuid4());
-    set_option(s.options, "task_id", id);
-  }
+  std::string id = frozen_id(s.options, a.id);
   if (a.root_id) set_option(s.options, "root_id", *a.root_id);
   if (a.parent_id) set_option(s.options, "parent_id", *a.parent_id);
   if (!find_option(s.options, "reply_to")) set_option(s.options, "reply_to", process_oid());
@@ -263,13 +265,7 @@ std::optional<std::string> setdefault(json::object& o, std::string_view key, con
 // group._freeze_group_tasks / _freeze_unroll: nested groups are flattened
 // (deque.extendleft: their members come in reverse order, as in Celery).
 result_ptr freeze_group(signature& g, const freeze_args& a) {
-  std::string gid;
-  if (const json::value* t = find_option(g.options, "task_id")) {
-    gid = t->is_string() ? t->as_string() : std::string();
-  } else {
-    gid = a.group_id.value_or(util::uuid4());
-    set_option(g.options, "task_id", gid);
-  }
+  std::string gid = frozen_id(g.options, a.group_id);
   if (a.group_id) set_option(g.options, "group_id", *a.group_id);
   if (!a.chord.is_null()) set_option(g.options, "chord", a.chord);
   if (a.group_index) set_option(g.options, "group_index", *a.group_index);

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include "broker/chord_store.hpp"
@@ -55,15 +56,23 @@ awaitable<broker::chord_join_result::status> joined(broker::chord_store& store, 
   co_return r.state;
 }
 
-}  // namespace
-
-TEST_CASE("members join in one step with their result; the last one completes the count, in group_index order") {
+// Runs `body` with a connection to a fresh private Redis and a chord store
+// on it (result expiry `ttl`).
+void with_store(seconds ttl, const std::function<awaitable<void>(redis::connection&, broker::chord_store&)>& body) {
   test::redis_server server;
   const redis::config cfg = *redis::parse_url(server.url());
   test::run_coro([&](auto ex) -> awaitable<void> {
     redis::connection c(ex, cfg);
     co_await c.async_connect();
-    broker::chord_store store(c, seconds(100));
+    broker::chord_store store(c, ttl);
+    co_await body(c, store);
+  });
+}
+
+}  // namespace
+
+TEST_CASE("members join in one step with their result; the last one completes the count, in group_index order") {
+  with_store(seconds(100), [](redis::connection& c, broker::chord_store& store) -> awaitable<void> {
     const auto keys = celery::chord_keys_for("G");
     {
       const std::vector<std::string> cmd{"SET", keys.size, "2"};
@@ -104,12 +113,7 @@ TEST_CASE("members join in one step with their result; the last one completes th
 }
 
 TEST_CASE("a second run of a member replaces its own member and never counts twice") {
-  test::redis_server server;
-  const redis::config cfg = *redis::parse_url(server.url());
-  test::run_coro([&](auto ex) -> awaitable<void> {
-    redis::connection c(ex, cfg);
-    co_await c.async_connect();
-    broker::chord_store store(c, seconds(0));
+  with_store(seconds(0), [](redis::connection& c, broker::chord_store& store) -> awaitable<void> {
     const auto keys = celery::chord_keys_for("G");
     {
       const std::vector<std::string> cmd{"SET", keys.size, "2"};
@@ -153,12 +157,7 @@ TEST_CASE("a second run of a member replaces its own member and never counts twi
 }
 
 TEST_CASE("members that finish before the size is written count once it is") {
-  test::redis_server server;
-  const redis::config cfg = *redis::parse_url(server.url());
-  test::run_coro([&](auto ex) -> awaitable<void> {
-    redis::connection c(ex, cfg);
-    co_await c.async_connect();
-    broker::chord_store store(c, seconds(100));
+  with_store(seconds(100), [](redis::connection& c, broker::chord_store& store) -> awaitable<void> {
     const auto keys = celery::chord_keys_for("G");
     {
       const auto st = co_await joined(store, part("A", 0));
@@ -209,12 +208,7 @@ TEST_CASE("members that finish before the size is written count once it is") {
 }
 
 TEST_CASE("completing a chord is guarded by its size key: the first completer writes, the others do nothing") {
-  test::redis_server server;
-  const redis::config cfg = *redis::parse_url(server.url());
-  test::run_coro([&](auto ex) -> awaitable<void> {
-    redis::connection c(ex, cfg);
-    co_await c.async_connect();
-    broker::chord_store store(c, seconds(100));
+  with_store(seconds(100), [](redis::connection& c, broker::chord_store& store) -> awaitable<void> {
     const auto keys = celery::chord_keys_for("G");
     {
       const std::vector<std::string> cmd{"SET", keys.size, "1"};
