@@ -1,27 +1,13 @@
 #include "broker/chord_scripts.hpp"
 
+#include "broker/lua_scripts.hpp"
+
 namespace celeriac::broker::lua {
 
 namespace {
 
-// write_meta(key, meta, ttl): a result meta stored and PUBLISHed as
-// Celery's backend does, except over a stored SUCCESS, which stays (the
-// same rule as the complete script in lua_scripts.cpp).
-const std::string write_meta = R"lua(
-local function write_meta(key, meta, ttl)
-  local old
-  if ttl > 0 then
-    old = redis.call('SET', key, meta, 'EX', ttl, 'GET')
-  else
-    old = redis.call('SET', key, meta, 'GET')
-  end
-  if old and string.find(old, '"status": "SUCCESS"', 1, true) then
-    if ttl > 0 then redis.call('SET', key, old, 'EX', ttl) else redis.call('SET', key, old) end
-    return
-  end
-  redis.call('PUBLISH', key, meta)
-end
-)lua";
+// write_meta(key, meta, ttl), shared with the complete script.
+const std::string write_meta{lua::write_meta_function};
 
 }  // namespace
 

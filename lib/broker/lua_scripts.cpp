@@ -154,25 +154,16 @@ end
 return out
 )lua";
 
-// KEYS: [1] unacked  [2] unacked_index  [3] the child's held set
-//       [4] celeriac.deliveries (crash counts)  [5..4+R] result meta keys
-// ARGV: [1] result TTL in seconds (0 = no expiry)  [2] R (number of results)
-//       [3..2+R] result meta JSON, same order as the keys  [3+R..] tags to ack
-// Reply: number of result metas written (skipped ones found SUCCESS stored).
-//
-// The SUCCESS check reads the status field as Celery's backend writes it
-// (first field, Python separators), so it recognises metas written by
-// Celery and by celeriac alike.
-const std::string_view complete = R"lua(
-local ttl = tonumber(ARGV[1])
-local r = tonumber(ARGV[2])
-local written = 0
--- SET ... GET writes and reads the previous meta in one call; in the rare
--- case that it replaced a SUCCESS, the old meta goes straight back inside
--- this script, so no reader ever sees the overwrite (its expiry restarts).
-for i = 1, r do
-  local key = KEYS[4 + i]
-  local meta = ARGV[2 + i]
+// write_meta(key, meta, ttl): stores a result meta and PUBLISHes it as
+// Celery's backend does, except over a stored SUCCESS, which stays; returns
+// true when written. SET ... GET writes and reads the previous meta in one
+// call; in the rare case that it replaced a SUCCESS, the old meta goes
+// straight back inside the same script, so no reader ever sees the
+// overwrite (its expiry restarts). The SUCCESS check reads the status field
+// as Celery's backend writes it (first field, Python separators), so it
+// recognises metas written by Celery and by celeriac alike.
+const std::string_view write_meta_function = R"lua(
+local function write_meta(key, meta, ttl)
   local old
   if ttl > 0 then
     old = redis.call('SET', key, meta, 'EX', ttl, 'GET')
@@ -185,10 +176,24 @@ for i = 1, r do
     else
       redis.call('SET', key, old)
     end
-  else
-    redis.call('PUBLISH', key, meta)
-    written = written + 1
+    return false
   end
+  redis.call('PUBLISH', key, meta)
+  return true
+end
+)lua";
+
+// KEYS: [1] unacked  [2] unacked_index  [3] the child's held set
+//       [4] celeriac.deliveries (crash counts)  [5..4+R] result meta keys
+// ARGV: [1] result TTL in seconds (0 = no expiry)  [2] R (number of results)
+//       [3..2+R] result meta JSON, same order as the keys  [3+R..] tags to ack
+// Reply: number of result metas written (skipped ones found SUCCESS stored).
+const std::string complete = std::string(write_meta_function) + R"lua(
+local ttl = tonumber(ARGV[1])
+local r = tonumber(ARGV[2])
+local written = 0
+for i = 1, r do
+  if write_meta(KEYS[4 + i], ARGV[2 + i], ttl) then written = written + 1 end
 end
 local first = 3 + r
 if first <= #ARGV then

@@ -7,6 +7,7 @@
 // Each script's contract (KEYS, ARGV, reply) is written above its source in
 // lua_scripts.cpp; the C++ callers in kombu_transport.cpp are the only users.
 
+#include <string>
 #include <string_view>
 
 namespace celeriac::broker::lua {
@@ -20,7 +21,11 @@ extern const std::string_view fetch;
 // Stores result metas (never over a stored SUCCESS, as Celery's backend
 // checks) and acks the given delivery tags, all in one step: a message is
 // acknowledged only together with its outcome.
-extern const std::string_view complete;
+extern const std::string complete;
+
+// The Lua function write_meta(key, meta, ttl) that `complete` uses to store
+// one result meta, for other scripts that store results (chord_scripts.cpp).
+extern const std::string_view write_meta_function;
 
 // kombu's restore_by_tag as a compare-and-set: moves one unacked entry back
 // to its queue only if the entry is still exactly what the caller read
