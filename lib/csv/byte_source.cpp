@@ -20,6 +20,13 @@ std::size_t memory_source::read(char* dst, std::size_t capacity) {
   return n;
 }
 
+std::size_t bounded_source::read(char* dst, std::size_t capacity) {
+  if (left_ == 0) return 0;
+  const std::size_t n = inner_.read(dst, static_cast<std::size_t>(std::min<std::uint64_t>(capacity, left_)));
+  left_ -= n;
+  return n;
+}
+
 result<file_source> file_source::open(const std::string& path, std::size_t offset) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

@@ -4,6 +4,7 @@
 // offset when resuming), and the reader counts offsets from there.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -58,6 +59,21 @@ class file_source final : public byte_source {
 
   int fd_ = -1;
   std::string path_;  // for error messages
+};
+
+// The next `limit` bytes of another source, then the end of the data: one
+// part of a file cut at split points (split_points.hpp), so the part's
+// reader ends where the next part's begins.
+class bounded_source final : public byte_source {
+ public:
+  // `inner` must outlive this source.
+  bounded_source(byte_source& inner, std::uint64_t limit) noexcept : inner_(inner), left_(limit) {}
+
+  std::size_t read(char* dst, std::size_t capacity) override;
+
+ private:
+  byte_source& inner_;
+  std::uint64_t left_;
 };
 
 }  // namespace celeriac::csv
