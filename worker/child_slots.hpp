@@ -58,6 +58,7 @@ struct node_state {
   std::atomic<std::int32_t> pool_delta{0};       // children to add (or remove, negative); taken by the supervisor
   std::atomic<std::int32_t> autoscale_max{0};    // 0: as configured
   std::atomic<std::int32_t> autoscale_min{-1};   // -1: as configured
+  std::atomic<std::int32_t> task_events{-1};     // remote enable/disable_events: 1/0; -1: as -E says
 
   // Every child that hears a broadcast records its change here (the same
   // change from each: idempotent), so it lands even while the first child

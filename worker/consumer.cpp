@@ -71,6 +71,7 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
   }
 
   make_events();  // before the executor: its start callback reads it
+  if (const int remote = slots.node_shared().task_events.load(); remote >= 0) events_->set_task_events(remote == 1);
   auto post_outcome = [this](std::vector<outcome> batch) {
     asio::post(io_, [this, batch = std::move(batch)]() mutable {
       for (auto& o : batch) on_outcome(std::move(o));

@@ -196,6 +196,16 @@ awaitable<void> consumer::handle_control(const celery::control_request& req) {
   } else if (method == "rate_limit") {
     json::value reply = co_await apply_rate_limit(args);
     co_await reply_once(req, std::move(reply));
+  } else if (method == "enable_events" || method == "disable_events") {
+    // Every child switches its own task events; the first replies as
+    // Celery's worker words it.
+    const bool on = method == "enable_events";
+    const bool was = events_enabled();
+    set_events_enabled(on);
+    slots_.node_shared().task_events.store(on ? 1 : 0);  // for children started later
+    json::value reply = celery::control_ok(on ? (was ? "task events already enabled" : "task events enabled")
+                                              : (was ? "task events disabled" : "task events already disabled"));
+    co_await reply_once(req, std::move(reply));
   } else if (method == "add_consumer" || method == "cancel_consumer") {
     json::value reply = co_await change_queues(method, args);
     co_await reply_once(req, std::move(reply));
@@ -220,6 +230,10 @@ awaitable<json::value> consumer::node_command(const std::string& method, const j
   if (method == "report") co_return report_reply();
   if (method == "clock") co_return json::object{{"clock", json::value(pidbox_->clock())}};
   if (method == "hello") co_return co_await hello_reply(args);
+  if (method == "heartbeat") {
+    request_heartbeat();
+    co_return json::value();  // Celery's handler returns None
+  }
   if (method == "pool_grow" || method == "pool_shrink" || method == "autoscale") co_return pool_change(method, args);
   log::warning("remote control command '{}' is not supported by celeriac; replied with an error", method);
   co_return celery::control_error(fmt::format("KeyError('{}')", method));

@@ -248,6 +248,25 @@ class Control(unittest.TestCase):
         wait_until(lambda: len(child_pids()) == 2, 10, message="back to two children")
         self.assertEqual(app().send_task("celeriac.add", args=[1, 1]).get(timeout=GET_TIMEOUT), 2)
 
+    def test_events_switched_and_heartbeat_requested(self):
+        control = app().control
+        self.assertEqual(control.enable_events(destination=[NODE], reply=True),
+                         [{NODE: {"ok": "task events enabled"}}])
+        self.assertEqual(control.enable_events(destination=[NODE], reply=True),
+                         [{NODE: {"ok": "task events already enabled"}}])
+        self.assertEqual(control.disable_events(destination=[NODE], reply=True),
+                         [{NODE: {"ok": "task events disabled"}}])
+        self.assertEqual(control.disable_events(destination=[NODE], reply=True),
+                         [{NODE: {"ok": "task events already disabled"}}])
+        # heartbeat: a worker-heartbeat event now; Celery's handler replies None.
+        pubsub = R.pubsub()
+        pubsub.psubscribe("/0.celeryev/worker.heartbeat")
+        pubsub.get_message(timeout=1)
+        self.assertEqual(control.heartbeat(destination=[NODE], reply=True), [{NODE: None}])
+        msg = wait_until(lambda: pubsub.get_message(timeout=0.2), 5, message="a worker-heartbeat event")
+        self.assertEqual(msg["type"], "pmessage")
+        pubsub.close()
+
     def test_autoscale_refused_on_a_fixed_pool(self):
         self.assertEqual(app().control.autoscale(4, 1, destination=[NODE], reply=True),
                          [{NODE: {"error": "ValueError('Autoscale not enabled')"}}])
