@@ -29,9 +29,9 @@ std::string clean_text(std::string text) {
 
 }  // namespace
 
-chunk_loader::chunk_loader(const import_request& request, const import_sql& sql, const std::string& task_id,
-                           const upload_file& file)
-    : request_(request), sql_(sql), task_id_(task_id), file_(file) {}
+chunk_loader::chunk_loader(const import_request& request, const import_sql& sql, const checkpoint_slot& slot,
+                           const upload_file& file, std::function<void()> before_commit)
+    : request_(request), sql_(sql), slot_(slot), file_(file), before_commit_(std::move(before_commit)) {}
 
 void chunk_loader::reset_() {
   encoder_.clear();
@@ -54,11 +54,12 @@ void chunk_loader::add_bad_(const csv::record& rec, const csv::field_error& e) {
   bad_.push_back(std::move(b));
 }
 
-chunk_result chunk_loader::load(pq_session& db, csv::reader& reader, const import_checkpoint& from) {
+chunk_result chunk_loader::load(pq_session& db, csv::reader& reader, const import_checkpoint& from,
+                                std::uint64_t rejected_elsewhere) {
   reset_();
   chunk_result out;
   db.exec("BEGIN");
-  if (lock_checkpoint(db, task_id_) != from.byte_offset) {
+  if (lock_checkpoint(db, slot_) != from.byte_offset) {
     db.exec("ROLLBACK");
     out.status = chunk_status::lost_race;
     return out;
@@ -90,7 +91,7 @@ chunk_result chunk_loader::load(pq_session& db, csv::reader& reader, const impor
       good_.push_back(good_row{rec->line, rec->offset, rec->end_offset, begin, encoder_.size()});
     } else {
       add_bad_(*rec, valid.error());
-      if (from.rows_rejected + bad_.size() > request_.max_errors) break;
+      if (rejected_elsewhere + from.rows_rejected + bad_.size() > request_.max_errors) break;
     }
     if (encoder_.size() - sent >= send_bytes) {
       db.copy_send(encoder_.bytes().substr(sent));
@@ -126,12 +127,13 @@ chunk_result chunk_loader::load(pq_session& db, csv::reader& reader, const impor
   to.line_number = reader.line();
   to.rows_done = from.rows_done + out.rows_loaded;
   to.rows_rejected = from.rows_rejected + out.rows_rejected;
-  if (!advance_checkpoint(db, task_id_, from, to)) {
+  if (!advance_checkpoint(db, slot_, from, to)) {
     // Cannot happen while the row lock is held; be safe anyway.
     db.exec("ROLLBACK");
     out.status = chunk_status::lost_race;
     return out;
   }
+  if (before_commit_) before_commit_();
   pq_result commit = db.exec("COMMIT");
   if (commit.command_status() != "COMMIT")
     throw pq_error(fmt::format("COMMIT of the chunk at line {} answered {}", from.line_number, commit.command_status()),
@@ -201,7 +203,7 @@ void chunk_loader::write_errors_(pq_session& db) {
   errors_encoder_.write_header();
   std::vector<csv::value> row(5);
   for (const bad_row& b : bad_) {
-    row[0] = std::string_view(task_id_);
+    row[0] = std::string_view(slot_.task_id);
     row[1] = static_cast<std::int64_t>(b.line);
     row[2] = b.column.empty() ? csv::value{} : csv::value{std::string_view(b.column)};
     row[3] = std::string_view(b.reason);

@@ -1,12 +1,14 @@
 #pragma once
-// One chunk of an import, in one transaction: its good rows loaded with
-// binary COPY, its bad rows recorded in celeriac_import_errors, and the
-// checkpoint moved past it, all committed together or not at all.
+// One chunk of an import (or of one part of it), in one transaction: its
+// good rows loaded with binary COPY, its bad rows recorded in
+// celeriac_import_errors, and the checkpoint moved past it, all committed
+// together or not at all.
 //
 //   BEGIN
-//   SELECT byte_offset ... FOR UPDATE        lock the checkpoint; another
-//                                            offset means another delivery
-//                                            got here first: ROLLBACK
+//   SELECT byte_offset ... FOR UPDATE        lock the checkpoint (the job's
+//                                            or the part's); another offset
+//                                            means another delivery got
+//                                            here first: ROLLBACK
 //   SAVEPOINT; COPY rows FROM STDIN binary   rows are streamed to the server
 //                                            as they are parsed
 //   [upsert: move the staged rows into the table, last row per key wins]
@@ -15,13 +17,16 @@
 //   rows the server refuses, which become error rows
 //   COPY celeriac_import_errors FROM STDIN binary
 //   UPDATE checkpoint ... WHERE byte_offset = <where this chunk began>
+//     [a part: and add the chunk's rows to the job row's sums]
 //   COMMIT
 //
-// A chunk ends after chunk_rows records, at the end of the file, or at the
-// record that takes the job's rejected rows past max_errors.
+// A chunk ends after chunk_rows records, at the end of the reader's data
+// (the file, or the part), or at the record that takes the job's rejected
+// rows past max_errors.
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -53,21 +58,26 @@ struct chunk_result {
   std::uint64_t rows_loaded = 0;     // in this chunk
   std::uint64_t rows_rejected = 0;   // in this chunk, the server's refusals included
   std::uint64_t server_rejected = 0; // of those, rows the server refused
-  bool at_end = false;               // the reader reached the end of the file
+  bool at_end = false;               // the reader reached the end of its data
 };
 
 class chunk_loader {
 public:
-  // All arguments must outlive the loader.
-  chunk_loader(const import_request& request, const import_sql& sql, const std::string& task_id,
-               const upload_file& file);
+  // All arguments must outlive the loader. before_commit (a test hook,
+  // may be empty) runs inside each chunk's transaction just before its
+  // COMMIT; throwing there abandons the chunk as a crash would.
+  chunk_loader(const import_request& request, const import_sql& sql, const checkpoint_slot& slot,
+               const upload_file& file, std::function<void()> before_commit = {});
 
   // Loads the records `reader` yields from `from` on (the reader must be
-  // positioned at from.byte_offset) as one transaction; see above. On any
+  // positioned at from.byte_offset) as one transaction; see above.
+  // rejected_elsewhere: the job's rejected rows outside this slot (other
+  // parts), counted against max_errors with the slot's own. On any
   // exception the transaction is not committed and the session may be in
   // the middle of a COPY: drop it. Throws app::task_error (ValueError) for
   // a header that does not match the columns; pq_error from the database.
-  chunk_result load(pq_session& db, csv::reader& reader, const import_checkpoint& from);
+  chunk_result load(pq_session& db, csv::reader& reader, const import_checkpoint& from,
+                    std::uint64_t rejected_elsewhere = 0);
 
 private:
   struct good_row {
@@ -100,8 +110,9 @@ private:
 
   const import_request& request_;
   const import_sql& sql_;
-  const std::string& task_id_;
+  const checkpoint_slot& slot_;
   const upload_file& file_;
+  std::function<void()> before_commit_;
 
   // Reused across chunks, so memory stays at one chunk's worth.
   csv::copy_encoder encoder_;

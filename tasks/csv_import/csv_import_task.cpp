@@ -25,9 +25,11 @@ constexpr std::chrono::seconds database_retry_countdown{30};
 // context says the stop is (SoftTimeLimitExceeded, Terminated).
 [[noreturn]] void stop_at_boundary(const app::task_context& ctx, const import_progress& last) {
   const std::string where = fmt::format(
-      "stopped at line {} (byte {} of {}) with {} rows loaded and {} rejected, all committed; sending the task again "
-      "with the same id resumes there",
-      last.line, last.bytes_done, last.bytes_total, last.rows_loaded, last.rows_rejected);
+      "stopped at {} with {} rows loaded and {} rejected, all committed; sending the task again with the same id "
+      "resumes there",
+      last.where.empty() ? fmt::format("line {} (byte {} of {})", last.line, last.bytes_done, last.bytes_total)
+                         : last.where,
+      last.rows_loaded, last.rows_rejected);
   log::warning("csv_import[{}]: {}", ctx.request().id, where);
   ctx.checkpoint(where);
   // Not reached: a stop the context no longer sees would be a bug there.
@@ -71,6 +73,7 @@ json::value csv_import(app::task_context& ctx, const json::array& args, const js
       {"table", cfg.request.profile.table},
       {"mode", std::string(to_string(cfg.request.mode))},
       {"resumed", s.resumed},
+      {"parts", static_cast<std::int64_t>(s.parts)},
   };
 }
 

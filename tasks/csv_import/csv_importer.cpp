@@ -1,21 +1,24 @@
 #include "tasks/csv_import/csv_importer.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <memory>
-#include <optional>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
-#include "app/task_error.hpp"
 #include "csv/byte_source.hpp"
-#include "csv/reader.hpp"
+#include "csv/split_points.hpp"
 #include "csv/utf8.hpp"
 #include "pg/conninfo.hpp"
-#include "tasks/csv_import/chunk_loader.hpp"
+#include "tasks/csv_import/csv_import_task.hpp"
+#include "tasks/csv_import/db_link.hpp"
 #include "tasks/csv_import/import_checkpoint.hpp"
 #include "tasks/csv_import/import_sql.hpp"
-#include "tasks/csv_import/pq_session.hpp"
+#include "tasks/csv_import/part_loader.hpp"
 #include "tasks/csv_import/target_check.hpp"
 #include "tasks/csv_import/upload_file.hpp"
 #include "util/log.hpp"
@@ -25,260 +28,214 @@ namespace celeriac::tasks {
 namespace {
 
 using steady = std::chrono::steady_clock;
-using std::chrono::milliseconds;
 
-constexpr milliseconds backoff_initial{250};
-constexpr milliseconds backoff_max{5'000};
+// How the job is loaded: as one part (parts empty), or cut into parts.
+struct layout {
+  std::vector<part_checkpoint> parts;
+  job_checkpoint job;                   // the job's row when the layout was read
+  std::unique_ptr<pq_session> session;  // the open session, for the first part
+};
 
-app::task_error import_error(std::string_view exc_type, const std::string& message) {
-  return app::task_error(std::string(exc_type), "celeriac.csv_import: " + message);
+// Parts this import asks for when it starts: an upsert keeps the last row
+// of the file per key, which parts loading at once cannot promise.
+std::size_t wanted_parts(const import_request& request) {
+  return request.mode == import_mode::upsert ? 1 : std::max<std::size_t>(request.parallel, 1);
+}
+
+std::vector<csv::split_point> split_file(const upload_file& file, const file_identity& identity,
+                                         const import_request& request, std::size_t parts) {
+  auto src = csv::file_source::open(file.reopen_path(), 0);
+  if (!src)
+    throw import_error("OSError", fmt::format("cannot read {}: {}", file.real_path().string(), src.error().message));
+  return csv::find_split_points(*src, identity.size, parts, request.delimiter);
 }
 
 class importer {
 public:
   explicit importer(const importer_config& cfg)
       : cfg_(cfg),
-        request_(cfg.request),
         file_(upload_file::open(cfg.upload_dir, cfg.request.path)),
         sql_(build_import_sql(cfg.request)),
-        loader_(request_, sql_, cfg.task_id, file_),
-        conninfo_(pg::with_default_param(pg::with_default_param(cfg.database_url, "connect_timeout", "10"),
-                                         "application_name", "celeriac-csv-import")) {}
+        job_{cfg, file_, sql_, file_.identity(),
+             pg::with_default_param(pg::with_default_param(cfg.database_url, "connect_timeout", "10"),
+                                    "application_name", "celeriac-csv-import")} {}
 
   import_summary run();
 
 private:
-  void connect_();
-  void setup_session_();
-  void open_reader_(const import_checkpoint& cp);
-  void report_(const import_checkpoint& cp) const;
-  void check_rejections_(const import_checkpoint& cp) const;
-  void check_file_(const file_identity& expected) const;
-  void check_budget_(const std::string& why);
-  void pause_(milliseconds how_long) const;
+  layout read_layout_();
+  layout read_layout_once_(pq_session& db);
+  // Loads the job's parts; false when a one-part load found the job cut
+  // into parts meanwhile (read the layout again).
+  bool load_(layout& l);
+  void load_one_(layout& l);
+  void load_parts_(layout& l);
+  import_summary finish_(const import_progress& end);
   bool stop_requested_() const { return cfg_.should_stop && cfg_.should_stop(); }
-  import_summary finish_(const import_checkpoint& cp);
 
   const importer_config& cfg_;
-  const import_request& request_;
   upload_file file_;
   import_sql sql_;
-  chunk_loader loader_;
-  std::string conninfo_;
-
-  std::unique_ptr<pq_session> db_;
-  std::optional<csv::file_source> source_;
-  std::unique_ptr<csv::reader> reader_;  // reads source_
+  import_job job_;
   bool table_checked_ = false;
-  std::optional<steady::time_point> down_since_;
-  milliseconds backoff_ = backoff_initial;
 
   steady::time_point started_ = steady::now();
-  file_identity identity_;
-  std::uint64_t start_loaded_ = 0;
-  std::uint64_t start_total_ = 0;
+  std::optional<job_checkpoint> at_start_;  // the job's row when this call first read it
   import_summary summary_;
 };
 
 import_summary importer::run() {
-  identity_ = file_.identity();
-  summary_.bytes = identity_.size;
-  bool first = true;
+  summary_.bytes = job_.identity.size;
   log::info("csv_import[{}]: importing {} ({} bytes) into {} ({})", cfg_.task_id, file_.real_path().string(),
-            identity_.size, sql_.table_text, to_string(request_.mode));
+            job_.identity.size, sql_.table_text, to_string(cfg_.request.mode));
+  for (;;) {
+    layout l = read_layout_();
+    if (load_(l)) break;
+    log::info("csv_import[{}]: another delivery cut this job into parts; loading them", cfg_.task_id);
+  }
+  return summary_;
+}
+
+layout importer::read_layout_() {
+  db_link link(db_link_config{.conninfo = job_.conninfo,
+                              .label = fmt::format("csv_import[{}]", cfg_.task_id),
+                              .reconnect_budget = cfg_.reconnect_budget,
+                              .should_stop = cfg_.should_stop,
+                              .setup = [this](pq_session& db) {
+                                prepare_load_session(db, cfg_.request, sql_);
+                                if (!table_checked_) {
+                                  check_target_table(db, sql_, cfg_.request.profile);
+                                  table_checked_ = true;
+                                }
+                              }});
   for (;;) {
     try {
-      connect_();
-      check_file_(identity_);
-      import_checkpoint cp = open_checkpoint(*db_, cfg_.task_id, identity_);
-      if (first) {
-        first = false;
-        summary_.resumed = cp.byte_offset > 0;
-        start_loaded_ = cp.rows_done;
-        start_total_ = cp.rows_done + cp.rows_rejected;
-        if (summary_.resumed)
-          log::info("csv_import[{}]: resuming at line {} (byte {}): {} rows loaded, {} rejected before", cfg_.task_id,
-                    cp.line_number, cp.byte_offset, cp.rows_done, cp.rows_rejected);
-      }
-      report_(cp);
-      check_rejections_(cp);
-      open_reader_(cp);
-      for (;;) {
-        if (stop_requested_())
-          throw import_stopped(fmt::format("celeriac.csv_import: stopped at line {} as asked (soft time limit, "
-                                           "revoke or shutdown); a new delivery resumes there",
-                                           cp.line_number));
-        check_file_(identity_);
-        const chunk_result r = loader_.load(*db_, *reader_, cp);
-        if (r.status == chunk_status::lost_race) {
-          ++summary_.lost_races;
-          log::info("csv_import[{}]: another delivery of this job loaded the chunk at line {} first; going on from "
-                    "its checkpoint",
-                    cfg_.task_id, cp.line_number);
-          break;  // re-read the checkpoint
-        }
-        if (r.status == chunk_status::nothing_left) return finish_(cp);
-        cp = r.checkpoint;
-        ++summary_.chunks;
-        down_since_.reset();
-        backoff_ = backoff_initial;
-        if (r.server_rejected > 0)
-          log::info("csv_import[{}]: the database refused {} row(s) of the chunk ending at line {}; recorded as errors",
-                    cfg_.task_id, r.server_rejected, cp.line_number);
-        report_(cp);
-        if (cfg_.after_commit) {
-          summary_.rows_loaded = cp.rows_done;
-          summary_.rows_rejected = cp.rows_rejected;
-          cfg_.after_commit(summary_);
-        }
-        check_rejections_(cp);
-        if (r.at_end) return finish_(cp);
-      }
+      layout l = read_layout_once_(link.session());
+      l.session = link.release();
+      return l;
     } catch (const pq_error& e) {
-      db_.reset();
+      link.drop();
       if (e.connection_lost()) {
-        ++summary_.reconnects;
-        if (!down_since_) {
-          down_since_ = steady::now();
-          log::warning("csv_import[{}]: lost the database connection ({}); reconnecting and resuming from the "
-                       "checkpoint",
-                       cfg_.task_id, e.what());
-        }
-        check_budget_(e.what());
+        link.lost(e);
         continue;
       }
-      if (e.transient()) continue;  // deadlock or serialization failure: that chunk again
-      if (e.sqlstate() == "42P10")
-        throw import_error("ValueError",
-                           fmt::format("mode 'upsert' needs a unique index or constraint on exactly ({}) of table {}; "
-                                       "create one (CREATE UNIQUE INDEX ON {} ({})) or import with mode 'insert'",
-                                       fmt::join(request_.profile.key_columns, ", "), sql_.table_text, sql_.table_text,
-                                       fmt::join(request_.profile.key_columns, ", ")));
-      throw import_error("RuntimeError", fmt::format("the database refused a statement: {}", e.what()));
+      if (e.transient()) continue;
+      throw refused_statement(e, cfg_.request, sql_);
     } catch (...) {
-      db_.reset();  // it may be in the middle of a COPY
+      link.drop();
       throw;
     }
   }
 }
 
-import_summary importer::finish_(const import_checkpoint& cp) {
-  // Chunks commit without waiting for the WAL flush; this synchronous
-  // commit flushes everything before it, so the job is durable before it
-  // reports success. (A crash before this loses whole chunks together
-  // with their checkpoint: a resume redoes them.)
-  db_->exec("SET synchronous_commit TO on");
-  db_->exec_params("UPDATE celeriac_import_checkpoints SET updated_at = now() WHERE task_id = $1", {cfg_.task_id});
-  summary_.rows_loaded = cp.rows_done;
-  summary_.rows_rejected = cp.rows_rejected;
-  summary_.rows_loaded_now = cp.rows_done - std::min(cp.rows_done, start_loaded_);
-  summary_.seconds = std::chrono::duration<double>(steady::now() - started_).count();
-  const std::uint64_t handled = cp.rows_done + cp.rows_rejected - std::min(cp.rows_done + cp.rows_rejected, start_total_);
-  summary_.rows_per_second = summary_.seconds > 0 ? static_cast<double>(handled) / summary_.seconds : 0.0;
-  log::info("csv_import[{}]: done: {} rows loaded, {} rejected, {:.1f} s, {:.0f} rows/s{}", cfg_.task_id,
-            summary_.rows_loaded, summary_.rows_rejected, summary_.seconds, summary_.rows_per_second,
-            summary_.resumed ? " (resumed)" : "");
-  return summary_;
+layout importer::read_layout_once_(pq_session& db) {
+  layout l;
+  l.job = open_checkpoint(db, cfg_.task_id, job_.identity);
+  if (l.job.part_count > 0) {
+    l.parts = read_parts(db, cfg_.task_id);
+  } else if (l.job.position.byte_offset == 0 && wanted_parts(cfg_.request) > 1) {
+    const auto points = split_file(file_, job_.identity, cfg_.request, wanted_parts(cfg_.request));
+    if (!points.empty()) l.parts = cut_into_parts(db, cfg_.task_id, points, job_.identity.size);
+  }
+  if (l.job.part_count > 0 && l.parts.size() != l.job.part_count)
+    throw import_error("RuntimeError",
+                       fmt::format("task {} is cut into {} parts but celeriac_import_parts holds {}; is something "
+                                   "deleting its rows?",
+                                   cfg_.task_id, l.job.part_count, l.parts.size()));
+  if (!at_start_) at_start_ = l.job;
+  return l;
 }
 
-void importer::connect_() {
-  while (!db_ || !db_->usable()) {
-    db_.reset();
+bool importer::load_(layout& l) {
+  if (l.parts.empty()) {
+    // One part: the whole file, on this thread, moving the job's own row.
+    progress_board board(job_.identity.size, {part_range{0, job_.identity.size}}, cfg_.on_progress);
+    part_loader part(job_, part_plan{.slot = {cfg_.task_id, std::nullopt}, .end_offset = job_.identity.size}, board,
+                     cfg_.should_stop, std::move(l.session));
+    const part_outcome outcome = part.run();
+    summary_.chunks += part.stats().chunks;
+    summary_.lost_races += part.stats().lost_races;
+    summary_.reconnects += part.stats().reconnects;
+    summary_.resumed = summary_.resumed || part.stats().resumed;
+    if (outcome == part_outcome::cut_meanwhile) return false;
+    summary_ = finish_(board.totals());
+    return true;
+  }
+  load_parts_(l);
+  return true;
+}
+
+void importer::load_parts_(layout& l) {
+  const std::size_t n = l.parts.size();
+  std::vector<part_range> ranges;
+  for (const part_checkpoint& p : l.parts) ranges.push_back(part_range{p.start_offset, p.end_offset});
+  progress_board board(job_.identity.size, ranges, cfg_.on_progress);
+
+  // The first part to fail (or to be told to stop) records why and stops
+  // the others at their next chunk boundary; their own stops are not news.
+  std::atomic<bool> abort{false};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  auto stop = [this, &abort] { return abort.load(std::memory_order_relaxed) || stop_requested_(); };
+
+  std::vector<std::unique_ptr<part_loader>> loaders;
+  for (const part_checkpoint& p : l.parts) {
+    part_plan plan{.slot = {cfg_.task_id, p.part},
+                   .index = p.part,
+                   .count = n,
+                   .start_offset = p.start_offset,
+                   .start_line = p.start_line,
+                   .end_offset = p.end_offset};
+    loaders.push_back(std::make_unique<part_loader>(job_, std::move(plan), board, stop,
+                                                    p.part == 0 ? std::move(l.session) : nullptr));
+  }
+  log::info("csv_import[{}]: loading {} parts at once", cfg_.task_id, n);
+  std::vector<std::thread> threads;
+  auto run_part = [&](part_loader& part) {
+    log::task_scope scope(csv_import_task_name, cfg_.task_id);
     try {
-      db_ = std::make_unique<pq_session>(conninfo_);
-      setup_session_();
-      return;
-    } catch (const pq_error& e) {
-      db_.reset();
-      if (!e.connection_lost()) throw;
-      if (!down_since_) {
-        down_since_ = steady::now();
-        log::warning("csv_import[{}]: {}; retrying", cfg_.task_id, e.what());
-      }
-      check_budget_(e.what());
-      pause_(backoff_);
-      backoff_ = std::min(backoff_ * 2, backoff_max);
+      part.run();  // a part never finds its job cut again
+    } catch (...) {
+      std::lock_guard lock(failure_mutex);
+      if (!abort.exchange(true)) failure = std::current_exception();
     }
+  };
+  try {
+    for (auto& loader : loaders) threads.emplace_back(run_part, std::ref(*loader));
+  } catch (...) {
+    abort = true;  // no thread: stop the ones started, then say why
+    for (std::thread& t : threads) t.join();
+    throw;
   }
-}
+  for (std::thread& t : threads) t.join();
 
-void importer::setup_session_() {
-  // A chunk's commit need not wait for its WAL to reach disk: its rows and
-  // its checkpoint are lost or kept together, and finish_() makes the end
-  // durable. This saves a WAL flush per chunk.
-  db_->exec("SET synchronous_commit TO off");
-  if (!table_checked_) {
-    check_target_table(*db_, sql_, request_.profile);
-    table_checked_ = true;
+  for (const auto& loader : loaders) {
+    summary_.chunks += loader->stats().chunks;
+    summary_.lost_races += loader->stats().lost_races;
+    summary_.reconnects += loader->stats().reconnects;
+    summary_.resumed = summary_.resumed || loader->stats().resumed;
   }
-  if (request_.mode == import_mode::upsert) {
-    db_->exec(sql_.create_stage);
-    // On the empty stage this only plans the statement: a missing unique
-    // index for the key shows up now, before any row is read.
-    db_->exec(sql_.apply_stage);
-  }
+  if (failure) std::rethrow_exception(failure);
+  summary_.parts = static_cast<std::uint32_t>(n);
+  summary_ = finish_(board.totals());
 }
 
-void importer::check_budget_(const std::string& why) {
-  if (down_since_ && steady::now() - *down_since_ > cfg_.reconnect_budget)
-    throw database_unavailable(fmt::format(
-        "celeriac.csv_import: PostgreSQL has been unavailable for over {} s ({}); the rows committed so far are "
-        "kept and a retry resumes from the checkpoint",
-        std::chrono::duration_cast<std::chrono::seconds>(cfg_.reconnect_budget).count(), why));
-}
-
-void importer::pause_(milliseconds how_long) const {
-  const auto until = steady::now() + how_long;
-  while (steady::now() < until) {
-    if (stop_requested_())
-      throw import_stopped("celeriac.csv_import: stopped as asked while waiting for the database");
-    std::this_thread::sleep_for(std::min<steady::duration>(until - steady::now(), milliseconds(50)));
-  }
-}
-
-void importer::open_reader_(const import_checkpoint& cp) {
-  reader_.reset();
-  source_.reset();
-  auto src = csv::file_source::open(file_.reopen_path(), cp.byte_offset);
-  if (!src)
-    throw import_error("OSError",
-                       fmt::format("cannot read {} at byte {}: {}", file_.real_path().string(), cp.byte_offset,
-                                   src.error().message));
-  source_.emplace(std::move(*src));
-  csv::reader_config rc;
-  rc.delimiter = request_.delimiter;
-  rc.header = request_.header;
-  rc.start_offset = cp.byte_offset;
-  rc.start_line = std::max<std::uint64_t>(cp.line_number, 1);
-  // A header read now sets the count and is checked by name; otherwise the
-  // columns do.
-  rc.field_count = request_.header && cp.byte_offset == 0 ? 0 : request_.profile.columns.size();
-  reader_ = std::make_unique<csv::reader>(*source_, rc);
-}
-
-void importer::report_(const import_checkpoint& cp) const {
-  if (!cfg_.on_progress) return;
-  cfg_.on_progress(import_progress{cp.byte_offset, identity_.size, cp.rows_done, cp.rows_rejected, cp.line_number});
-}
-
-void importer::check_rejections_(const import_checkpoint& cp) const {
-  if (cp.rows_rejected <= request_.max_errors) return;
-  throw import_error(
-      "ValueError",
-      fmt::format("{} rows rejected, more than max_errors={}; stopped at line {} after loading {} rows (they stay "
-                  "loaded). The rejected rows and their reasons are in celeriac_import_errors "
-                  "(task_id = '{}')",
-                  cp.rows_rejected, request_.max_errors, cp.line_number, cp.rows_done, cfg_.task_id));
-}
-
-void importer::check_file_(const file_identity& expected) const {
-  const file_identity now = file_.identity();
-  if (now == expected) return;
-  throw import_error("RuntimeError",
-                     fmt::format("{} changed during the import (it was {} bytes, it is now {} bytes or has a new "
-                                 "modification time): the rest would not match the checkpoint. Import the new file "
-                                 "under a new task id",
-                                 file_.real_path().string(), expected.size, now.size));
+import_summary importer::finish_(const import_progress& end) {
+  import_summary s = summary_;
+  const job_checkpoint& start = *at_start_;
+  const std::uint64_t start_loaded = start.position.rows_done;
+  const std::uint64_t start_total = start.position.rows_done + start.position.rows_rejected;
+  s.rows_loaded = end.rows_loaded;
+  s.rows_rejected = end.rows_rejected;
+  s.rows_loaded_now = end.rows_loaded - std::min(end.rows_loaded, start_loaded);
+  s.seconds = std::chrono::duration<double>(steady::now() - started_).count();
+  const std::uint64_t total = end.rows_loaded + end.rows_rejected;
+  const std::uint64_t handled = total - std::min(total, start_total);
+  s.rows_per_second = s.seconds > 0 ? static_cast<double>(handled) / s.seconds : 0.0;
+  log::info("csv_import[{}]: done: {} rows loaded, {} rejected, {:.1f} s, {:.0f} rows/s{}{}", cfg_.task_id,
+            s.rows_loaded, s.rows_rejected, s.seconds, s.rows_per_second,
+            s.parts > 1 ? fmt::format(" in {} parts", s.parts) : "", s.resumed ? " (resumed)" : "");
+  return s;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "tasks/csv_import/import_request.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -15,7 +16,7 @@ namespace {
 constexpr const char* task_name = "celeriac.csv_import";
 
 enum param : std::size_t { p_path, p_profile, p_columns, p_table, p_key, p_mode, p_chunk_rows, p_max_errors,
-                           p_delimiter, p_header };
+                           p_delimiter, p_header, p_parallel };
 
 app::task_error value_error(const std::string& message) { return app::task_error("ValueError", message); }
 
@@ -80,13 +81,17 @@ std::string profile_names() {
 
 }  // namespace
 
+std::size_t default_parallel() noexcept {
+  return std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, max_default_parallel);
+}
+
 std::string_view to_string(import_mode mode) noexcept { return mode == import_mode::insert ? "insert" : "upsert"; }
 
 import_request parse_import_request(const json::array& args, const json::object& kwargs,
                                     const app::task_resources& resources) {
   app::bound_args a(task_name, args, kwargs,
                     {"path", "profile", "columns", "table", "key", "mode", "chunk_rows", "max_errors", "delimiter",
-                     "header"},
+                     "header", "parallel"},
                     1);
   import_request r;
   r.path = a.string(p_path);
@@ -177,6 +182,18 @@ import_request parse_import_request(const json::array& args, const json::object&
   if (const json::value* h = optional(a, p_header)) {
     if (!h->is_bool()) throw app::type_error(fmt::format("{}(): argument 'header' must be a boolean", task_name));
     r.header = h->as_bool();
+  }
+  r.parallel = r.mode == import_mode::upsert ? 1 : default_parallel();
+  if (optional(a, p_parallel)) {
+    const std::int64_t n = a.integer(p_parallel);
+    if (n < 1 || n > max_parallel)
+      throw value_error(fmt::format("{}: parallel must be between 1 and {}, not {}", task_name, max_parallel, n));
+    if (n > 1 && r.mode == import_mode::upsert)
+      throw value_error(fmt::format(
+          "{}: mode 'upsert' loads as one part (the last row of the file per key wins, which parts loading at once "
+          "cannot promise); leave parallel out or set it to 1",
+          task_name));
+    r.parallel = static_cast<std::size_t>(n);
   }
   return r;
 }

@@ -4,7 +4,7 @@
 //
 //   celeriac.csv_import(path, profile=None, columns=None, table=None, key=None,
 //                       mode="insert", chunk_rows=10000, max_errors=1000,
-//                       delimiter=",", header=True)
+//                       delimiter=",", header=True, parallel=<cores, at most 4>)
 //
 //   path        the upload, relative to the worker's --upload-dir (or an
 //               absolute path inside it); see upload_file.hpp
@@ -20,6 +20,10 @@
 //   max_errors  rejected rows tolerated; one more fails the job
 //   delimiter   one ASCII byte, not '"', CR or LF
 //   header      the file starts with a header naming the columns in order
+//   parallel    parts loaded at once, each on its own connection and thread
+//               (1 to 16; default: this machine's cores, at most 4; an
+//               upsert loads as one part). Decided when the job first
+//               starts: a resume keeps the parts it was cut into.
 
 #include <cstddef>
 #include <cstdint>
@@ -39,6 +43,9 @@ enum class import_mode { insert, upsert };
 inline constexpr std::int64_t max_chunk_rows = 1'000'000;
 inline constexpr std::int64_t default_chunk_rows = 10'000;
 inline constexpr std::int64_t default_max_errors = 1'000;
+// Parts of a parallel import: each holds a connection and a thread.
+inline constexpr std::int64_t max_parallel = 16;
+inline constexpr std::size_t max_default_parallel = 4;
 
 struct import_request {
   std::string path;  // as given; resolved against the upload folder later
@@ -54,7 +61,11 @@ struct import_request {
   std::uint64_t max_errors = default_max_errors;
   char delimiter = ',';
   bool header = true;
+  std::size_t parallel = 1;  // parse_import_request's default: default_parallel()
 };
+
+// The machine's cores, at most max_default_parallel (1 when unknown).
+std::size_t default_parallel() noexcept;
 
 // Binds and checks the task's arguments. Throws app::argument_error
 // (TypeError: a missing, unknown or mistyped argument; the worker

@@ -124,3 +124,31 @@ TEST_CASE("the SQL: quoted identifiers, binary COPY, staged upsert with last row
         "\"v\") SELECT DISTINCT ON (\"k\") \"k\", \"v\" FROM moved ORDER BY \"k\", \"celeriac_ord\" DESC ON "
         "CONFLICT (\"k\") DO UPDATE SET \"v\" = EXCLUDED.\"v\"");
 }
+
+TEST_CASE("parallel: the machine's cores at most 4 by default, 1 to 16 when given, one part for an upsert") {
+  const auto defaulted = parse_import_request({}, {{"path", "a.csv"}, {"profile", "llm_mappings"}}, {});
+  CHECK(defaulted.parallel == tasks::default_parallel());
+  CHECK(tasks::default_parallel() >= 1);
+  CHECK(tasks::default_parallel() <= 4);
+  for (int n : {1, 2, 4, 16}) {
+    CAPTURE(n);
+    CHECK(parse_import_request({}, {{"path", "a.csv"}, {"profile", "llm_mappings"}, {"parallel", n}}, {}).parallel ==
+          static_cast<std::size_t>(n));
+  }
+  CHECK(error_of({{"path", "a.csv"}, {"profile", "llm_mappings"}, {"parallel", 0}}) ==
+        "ValueError: celeriac.csv_import: parallel must be between 1 and 16, not 0");
+  CHECK(error_of({{"path", "a.csv"}, {"profile", "llm_mappings"}, {"parallel", 17}}).find("ValueError") == 0);
+  CHECK_THROWS_AS(parse_import_request({}, {{"path", "a"}, {"profile", "llm_mappings"}, {"parallel", "2"}}, {}),
+                  app::argument_error);
+  // The 11th positional argument.
+  CHECK(parse_import_request({"b.csv", "llm_mappings", nullptr, nullptr, nullptr, "insert", 10, 0, ",", true, 3}, {},
+                             {})
+            .parallel == 3);
+  const auto upsert =
+      parse_import_request({}, {{"path", "a.csv"}, {"profile", "llm_mappings"}, {"mode", "upsert"}}, {});
+  CHECK(upsert.parallel == 1);
+  CHECK(parse_import_request({}, {{"path", "a"}, {"profile", "llm_mappings"}, {"mode", "upsert"}, {"parallel", 1}}, {})
+            .parallel == 1);
+  CHECK(error_of({{"path", "a.csv"}, {"profile", "llm_mappings"}, {"mode", "upsert"}, {"parallel", 2}})
+            .find("ValueError: celeriac.csv_import: mode 'upsert' loads as one part") == 0);
+}
