@@ -8,7 +8,6 @@ measured under the same noise. Prints a markdown section.
   events_bench.py --celeriac BINARY [-n 100000] [--rounds 3] [--prefetch 1000]
 """
 
-import argparse
 import os
 import shutil
 import statistics
@@ -19,7 +18,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from alternating import change_table  # noqa: E402
+from alternating import change_table, drain_arguments, drain_worker_argv, single_run_ranges  # noqa: E402
 from throughput import Proc, enqueue, start_private_redis, wait_drained  # noqa: E402
 
 
@@ -54,9 +53,8 @@ def drain(binary, r, url, tmp, n, results, prefetch, events):
     r.flushdb()
     enqueue(r, n, ignore_result=not results)
     before = redis_cpu(r)
-    argv = [binary, "worker", "-b", url, "-c", "2", "--prefetch-multiplier", str(prefetch), "-l", "warning",
-            "--result-backend", url if results else "none"] + (["-E"] if events else [])
-    w = Proc(argv, os.path.join(tmp, "worker.log"))
+    w = Proc(drain_worker_argv(binary, url, prefetch, results, ["-E"] if events else []),
+             os.path.join(tmp, "worker.log"))
     try:
         rate = n / wait_drained(r, n, 600)
         return rate, 1e6 * (redis_cpu(r) - before) / n
@@ -65,12 +63,7 @@ def drain(binary, r, url, tmp, n, results, prefetch, events):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--celeriac", required=True)
-    ap.add_argument("-n", type=int, default=100000)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--prefetch", type=int, default=1000)
-    args = ap.parse_args()
+    args = drain_arguments()
     tmp = tempfile.mkdtemp(prefix="celeriac-events-bench-")
     redis_proc, r, url = start_private_redis(tmp)
     port = r.connection_pool.connection_kwargs["port"]
@@ -111,9 +104,7 @@ def main():
             f"{label} {statistics.median(redis_us[(which, results)]):.1f} µs"
             for which, label in (("off", "without -E"), ("on", "-E"), ("watched", "-E monitored")))
         for results in (False, True)) + ".")
-    print("\nRange of the single runs (tasks/s): " + "; ".join(
-        f"-E {which}, results {'on' if results else 'off'}: {min(v):,.0f}-{max(v):,.0f}"
-        for (which, results), v in sorted(rates.items(), key=lambda kv: (kv[0][1], kv[0][0]))) + ".")
+    print("\n" + single_run_ranges(rates, lambda which: f"-E {which}"))
     print()
 
 

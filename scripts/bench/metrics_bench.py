@@ -7,7 +7,6 @@ noise. Prints a markdown section.
   metrics_bench.py --celeriac BINARY [-n 100000] [--rounds 3] [--prefetch 1000]
 """
 
-import argparse
 import http.client
 import os
 import shutil
@@ -17,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from alternating import change_table  # noqa: E402
+from alternating import change_table, drain_arguments, drain_worker_argv, single_run_ranges  # noqa: E402
 from throughput import Proc, enqueue, free_port, start_private_redis, wait_drained  # noqa: E402
 
 
@@ -56,11 +55,8 @@ class scraper:
 def drain(binary, r, url, tmp, n, results, prefetch, metrics_port):
     r.flushdb()
     enqueue(r, n, ignore_result=not results)
-    argv = [binary, "worker", "-b", url, "-c", "2", "--prefetch-multiplier", str(prefetch), "-l", "warning",
-            "--result-backend", url if results else "none"]
-    if metrics_port:
-        argv += ["--metrics-port", str(metrics_port)]
-    w = Proc(argv, os.path.join(tmp, "worker.log"))
+    extra = ["--metrics-port", str(metrics_port)] if metrics_port else []
+    w = Proc(drain_worker_argv(binary, url, prefetch, results, extra), os.path.join(tmp, "worker.log"))
     try:
         if not metrics_port:
             return n / wait_drained(r, n, 600), 0
@@ -72,12 +68,7 @@ def drain(binary, r, url, tmp, n, results, prefetch, metrics_port):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--celeriac", required=True)
-    ap.add_argument("-n", type=int, default=100000)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--prefetch", type=int, default=1000)
-    args = ap.parse_args()
+    args = drain_arguments()
     tmp = tempfile.mkdtemp(prefix="celeriac-metrics-bench-")
     redis_proc, r, url = start_private_redis(tmp)
     rates, scrapes = {}, 0
@@ -101,9 +92,7 @@ def main():
           f"GETs `/metrics` every second ({scrapes} scrapes answered in all), alternating on one private Redis, "
           f"{args.rounds} rounds each; medians. Load average at the end: {load:.2f}.\n")
     print("\n".join(change_table(rates, "off", "on", "without metrics", "with metrics, scraped")))
-    print("\nRange of the single runs (tasks/s): " + "; ".join(
-        f"{which} metrics, results {'on' if results else 'off'}: {min(v):,.0f}-{max(v):,.0f}"
-        for (which, results), v in sorted(rates.items(), key=lambda kv: (kv[0][1], kv[0][0]))) + ".")
+    print("\n" + single_run_ranges(rates, lambda which: f"{which} metrics"))
     print()
 
 

@@ -395,6 +395,15 @@ def celery_env(broker_url, backend_url=None, visibility_timeout=None, acks_late=
     return env
 
 
+
+def redis_with_celery_app():
+    """A private Redis, this process's environment pointed at it, and
+    celery_app imported (it reads its URLs at import): (server, client, module)."""
+    server = RedisServer().start()
+    os.environ.update(celery_env(server.url))
+    import celery_app
+    return server, server.client(), celery_app
+
 # ---------------------------------------------------------------------------
 # Redis state helpers
 # ---------------------------------------------------------------------------
