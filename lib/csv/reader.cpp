@@ -156,6 +156,7 @@ reader::reader(byte_source& source, const reader_config& config) : source_(sourc
   base_ = config_.start_offset;
   line_ = config_.start_line;
   field_count_ = config_.field_count;
+  field_count_from_header_ = config_.field_count != 0 && config_.field_count_from_header;
   header_pending_ = config_.header && config_.start_offset == 0;
 }
 
@@ -509,8 +510,8 @@ void reader::describe_error() {
       break;
     case record_error::field_count:
       message_ = fmt::format("{} fields, expected {} ({})", rec_.fields.size(), field_count_,
-                             config_.field_count != 0   ? "as declared"
-                             : field_count_from_header_ ? "as in the header"
+                             field_count_from_header_ ? "as in the header"
+                             : config_.field_count != 0 ? "as declared"
                                                         : "as in the first record");
       break;
   }

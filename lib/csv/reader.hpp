@@ -69,6 +69,9 @@ struct reader_config {
   // Fields every record must have; 0 means take the count from the header
   // or, without one, from the first record.
   std::size_t field_count = 0;
+  // field_count is the header's (a reader resuming after a header it
+  // checked): messages then say "as in the header", as a full parse's do.
+  bool field_count_from_header = false;
   // Initial buffer size in bytes. The buffer grows only to hold one record
   // larger than this, and shrinks back after it.
   std::size_t buffer_bytes = std::size_t{1} << 20;

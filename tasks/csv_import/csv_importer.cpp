@@ -11,8 +11,10 @@
 #include <fmt/format.h>
 
 #include "csv/byte_source.hpp"
+#include "csv/reader.hpp"
 #include "csv/split_points.hpp"
 #include "csv/utf8.hpp"
+#include "csv/validate.hpp"
 #include "pg/conninfo.hpp"
 #include "tasks/csv_import/csv_import_task.hpp"
 #include "tasks/csv_import/db_link.hpp"
@@ -44,10 +46,8 @@ std::size_t wanted_parts(const import_request& request) {
 
 std::vector<csv::split_point> split_file(const upload_file& file, const file_identity& identity,
                                          const import_request& request, std::size_t parts) {
-  auto src = csv::file_source::open(file.reopen_path(), 0);
-  if (!src)
-    throw import_error("OSError", fmt::format("cannot read {}: {}", file.real_path().string(), src.error().message));
-  return csv::find_split_points(*src, identity.size, parts, request.delimiter);
+  csv::file_source src = file.source_at(0);
+  return csv::find_split_points(src, identity.size, parts, request.delimiter);
 }
 
 class importer {
@@ -71,6 +71,7 @@ private:
   void load_one_(layout& l);
   void load_parts_(layout& l);
   import_summary finish_(const import_progress& end);
+  void check_header_() const;
   bool stop_requested_() const { return cfg_.should_stop && cfg_.should_stop(); }
 
   const importer_config& cfg_;
@@ -88,12 +89,29 @@ import_summary importer::run() {
   summary_.bytes = job_.identity.size;
   log::info("csv_import[{}]: importing {} ({} bytes) into {} ({})", cfg_.task_id, file_.real_path().string(),
             job_.identity.size, sql_.table_text, to_string(cfg_.request.mode));
+  check_header_();
   for (;;) {
     layout l = read_layout_();
     if (load_(l)) break;
     log::info("csv_import[{}]: another delivery cut this job into parts; loading them", cfg_.task_id);
   }
   return summary_;
+}
+
+// The part that starts at byte 0 checks the header too, but parts after
+// it may commit rows before it does: a file whose header does not match
+// must load nothing, so it is refused before any part starts.
+void importer::check_header_() const {
+  if (!cfg_.request.header) return;
+  csv::file_source src = file_.source_at(0);
+  csv::reader_config rc;
+  rc.delimiter = cfg_.request.delimiter;
+  rc.buffer_bytes = 64 * 1024;
+  csv::reader reader(src, rc);
+  const csv::record* first = reader.next();
+  if (!first || !first->is_header) return;
+  if (auto ok = csv::check_header(*first, cfg_.request.profile); !ok)
+    throw import_error("ValueError", ok.error().message);
 }
 
 layout importer::read_layout_() {
@@ -149,7 +167,8 @@ layout importer::read_layout_once_(pq_session& db) {
 bool importer::load_(layout& l) {
   if (l.parts.empty()) {
     // One part: the whole file, on this thread, moving the job's own row.
-    progress_board board(job_.identity.size, {part_range{0, job_.identity.size}}, cfg_.on_progress);
+    progress_board board(job_.identity.size, {part_range{0, job_.identity.size}}, {l.job.position},
+                         cfg_.on_progress);
     part_loader part(job_, part_plan{.slot = {cfg_.task_id, std::nullopt}, .end_offset = job_.identity.size}, board,
                      cfg_.should_stop, std::move(l.session));
     const part_outcome outcome = part.run();
@@ -168,8 +187,12 @@ bool importer::load_(layout& l) {
 void importer::load_parts_(layout& l) {
   const std::size_t n = l.parts.size();
   std::vector<part_range> ranges;
-  for (const part_checkpoint& p : l.parts) ranges.push_back(part_range{p.start_offset, p.end_offset});
-  progress_board board(job_.identity.size, ranges, cfg_.on_progress);
+  std::vector<import_checkpoint> at;
+  for (const part_checkpoint& p : l.parts) {
+    ranges.push_back(part_range{p.start_offset, p.end_offset});
+    at.push_back(p.at);
+  }
+  progress_board board(job_.identity.size, std::move(ranges), std::move(at), cfg_.on_progress);
 
   // The first part to fail (or to be told to stop) records why and stops
   // the others at their next chunk boundary; their own stops are not news.

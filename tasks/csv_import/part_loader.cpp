@@ -162,11 +162,7 @@ void part_loader::open_reader_(const import_checkpoint& cp) {
   reader_.reset();
   source_.reset();
   file_source_.reset();
-  auto src = csv::file_source::open(job_.file.reopen_path(), cp.byte_offset);
-  if (!src)
-    throw import_error("OSError", fmt::format("cannot read {} at byte {}: {}", job_.file.real_path().string(),
-                                              cp.byte_offset, src.error().message));
-  file_source_.emplace(std::move(*src));
+  file_source_.emplace(job_.file.source_at(cp.byte_offset));
   source_.emplace(*file_source_, plan_.end_offset - cp.byte_offset);
   csv::reader_config rc;
   rc.delimiter = request.delimiter;
@@ -174,8 +170,9 @@ void part_loader::open_reader_(const import_checkpoint& cp) {
   rc.start_offset = cp.byte_offset;
   rc.start_line = std::max<std::uint64_t>(cp.line_number, 1);
   // A header read now sets the count and is checked by name; otherwise the
-  // columns do.
+  // columns do, which a header (checked before any part started) matches.
   rc.field_count = request.header && cp.byte_offset == 0 ? 0 : request.profile.columns.size();
+  rc.field_count_from_header = request.header;
   reader_ = std::make_unique<csv::reader>(*source_, rc);
 }
 

@@ -4,9 +4,10 @@
 
 namespace celeriac::tasks {
 
-progress_board::progress_board(std::uint64_t file_size, std::vector<part_range> ranges, report_fn report)
-    : file_size_(file_size), ranges_(std::move(ranges)), report_(std::move(report)), at_(ranges_.size()) {
-  for (std::size_t i = 0; i < ranges_.size(); ++i) at_[i].byte_offset = ranges_[i].start_offset;
+progress_board::progress_board(std::uint64_t file_size, std::vector<part_range> ranges,
+                               std::vector<import_checkpoint> at, report_fn report)
+    : file_size_(file_size), ranges_(std::move(ranges)), report_(std::move(report)), at_(std::move(at)) {
+  at_.resize(ranges_.size());
 }
 
 void progress_board::post(std::size_t part, const import_checkpoint& at) {

@@ -42,9 +42,10 @@ class progress_board {
 public:
   using report_fn = std::function<void(const import_progress&)>;
 
-  // One range per part, in file order; every part starts at its range's
-  // start with no rows until it posts.
-  progress_board(std::uint64_t file_size, std::vector<part_range> ranges, report_fn report);
+  // One range per part, in file order, and where each part stands (its
+  // checkpoint as last read), so the totals are the job's from the start.
+  progress_board(std::uint64_t file_size, std::vector<part_range> ranges, std::vector<import_checkpoint> at,
+                 report_fn report);
 
   // Part `part` has committed up to `at`: records it and reports the
   // job's totals. Exceptions from the report pass through, after the

@@ -93,6 +93,14 @@ upload_file::~upload_file() {
 
 std::string upload_file::reopen_path() const { return fmt::format("/proc/self/fd/{}", fd_); }
 
+csv::file_source upload_file::source_at(std::uint64_t offset) const {
+  auto src = csv::file_source::open(reopen_path(), offset);
+  if (!src)
+    throw app::task_error("OSError", fmt::format("celeriac.csv_import: cannot read {} at byte {}: {}",
+                                                 real_path_.string(), offset, src.error().message));
+  return std::move(*src);
+}
+
 file_identity upload_file::identity() const {
   struct stat st {};
   if (::fstat(fd_, &st) != 0)

@@ -19,6 +19,8 @@
 #include <string>
 #include <string_view>
 
+#include "csv/byte_source.hpp"
+
 namespace celeriac::tasks {
 
 // What identifies a version of the file: a resumed import refuses a file
@@ -48,6 +50,9 @@ public:
   const std::filesystem::path& real_path() const noexcept { return real_path_; }
   // A path that opens this very file again ("/proc/self/fd/N").
   std::string reopen_path() const;
+  // A sequential reader of this very file from `offset` on, for
+  // csv::reader. Throws app::task_error (OSError) when it cannot be made.
+  csv::file_source source_at(std::uint64_t offset) const;
   // Size and mtime now (fstat). Throws app::task_error (OSError) on failure.
   file_identity identity() const;
   // Reads up to `capacity` bytes at `offset` (pread); returns how many.
