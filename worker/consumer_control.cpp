@@ -46,6 +46,7 @@ void consumer::finish_revoked(held_message& h, std::string_view reason) {
   log::info("Discarding revoked task: {}[{}]", m.headers.task, m.headers.id);
   if (sink_) sink_->record(m, h.queue.str(), "REVOKED", nullptr, std::string(reason));
   count_task_revoked(m.headers.task);
+  emit_revoked(h, reason);
   std::string meta;
   if (wants_result(h))
     meta = celery::encode_result_meta(celery::revoked_meta(m.headers.id, reason, celery::meta_context_for(m)));
