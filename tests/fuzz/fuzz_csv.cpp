@@ -6,7 +6,10 @@
 //   2. how bytes arrive (chunk sizes, buffer size) never changes a record;
 //   3. resuming at a record's checkpoint yields exactly the rest;
 //   4. every validated row encodes to a binary COPY tuple that decodes back
-//      to the same values; every parsed timestamp formats and parses back.
+//      to the same values; every parsed timestamp formats and parses back;
+//   5. split points (parallel imports) are exactly the reader's boundaries,
+//      and the parts read each by its own reader give the whole file's
+//      records.
 //
 // Input layout: 5 option bytes, then the CSV bytes.
 //   [0] bits 0-1 delimiter (',' ';' '\t' '|'), bit 2 header, bit 3 BOM
@@ -16,7 +19,8 @@
 //       unit tests cover the 1 MiB default)
 //   [3] read chunk = 1 + value % 32 (whole input when >= 224)
 //   [4] bit 0 profile: llm_mappings or one column of every type;
-//       bit 1: also parse the CSV bytes as a column spec
+//       bit 1: also parse the CSV bytes as a column spec;
+//       bits 2-4: split into 2 + value parts
 
 #include <algorithm>
 #include <bit>
@@ -32,6 +36,7 @@
 #include "csv/copy_encoder.hpp"
 #include "csv/profile.hpp"
 #include "csv/reader.hpp"
+#include "csv/split_points.hpp"
 #include "csv/timestamp.hpp"
 #include "csv/utf8.hpp"
 #include "csv/validate.hpp"
@@ -242,6 +247,52 @@ void compare_with_reference(const std::vector<owned>& got, const std::vector<own
 }
 
 // ---------------------------------------------------------------------------
+// Split points
+// ---------------------------------------------------------------------------
+
+// Checks find_split_points against the reader's records `full` (parsed
+// with config c): each point is just after a line feed, at or after the
+// first record's end, inside no record, the first such at or after its
+// target; and reading the parts gives `full`.
+void check_split_points(std::string_view data, const csv::reader_config& c, const std::vector<owned>& full,
+                        std::size_t parts, std::size_t chunk) {
+  csv::memory_source source(data, chunk);
+  const std::vector<csv::split_point> points = csv::find_split_points(source, data.size(), parts, c.delimiter);
+  FUZZ_CHECK(points.size() < parts);
+  std::size_t k = 1;          // next target
+  std::size_t record = 0;     // first record ending after the position
+  std::uint64_t line = 1;
+  std::size_t next_point = 0;
+  for (std::uint64_t p = 1; p < data.size() && !full.empty(); ++p) {
+    if (data[p - 1] != '\n') continue;
+    ++line;
+    while (record < full.size() && full[record].end_offset <= p) ++record;
+    const bool inside = record < full.size() && full[record].offset < p;
+    if (inside || p < full.front().end_offset || k >= parts || p < data.size() * k / parts) continue;
+    FUZZ_CHECK(next_point < points.size());
+    FUZZ_CHECK(points[next_point].offset == p && points[next_point].line == line);
+    ++next_point;
+    while (k < parts && data.size() * k / parts <= p) ++k;
+  }
+  FUZZ_CHECK(next_point == points.size());
+  std::vector<owned> joined;
+  for (std::size_t i = 0; i <= points.size(); ++i) {
+    csv::reader_config pc = c;
+    if (i > 0) {
+      pc.start_offset = points[i - 1].offset;
+      pc.start_line = points[i - 1].line;
+    }
+    const std::uint64_t end = i < points.size() ? points[i].offset : data.size();
+    csv::memory_source rest(data.substr(pc.start_offset), chunk);
+    csv::bounded_source part(rest, end - pc.start_offset);
+    csv::reader rd(part, pc);
+    while (const csv::record* r = rd.next()) joined.push_back(own(*r));
+    FUZZ_CHECK(rd.offset() == end);
+  }
+  FUZZ_CHECK(joined == full);
+}
+
+// ---------------------------------------------------------------------------
 // Validation and COPY round trip
 // ---------------------------------------------------------------------------
 
@@ -404,6 +455,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     resumed.start_line = full[k].next_line;
     const std::vector<owned> tail(full.begin() + static_cast<std::ptrdiff_t>(k) + 1, full.end());
     FUZZ_CHECK(parse(data, resumed, chunk) == tail);
+
+    // 5. Split points, with the same declared count.
+    check_split_points(data, declared, full, 2 + ((bytes[4] >> 2) & 7), chunk);
   }
 
   // 4. Validation and the COPY round trip.

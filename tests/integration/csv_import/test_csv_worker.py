@@ -9,6 +9,10 @@ and PostgreSQL, all real.
 * kill_child: the worker child is killed with SIGKILL mid-import; the
   message comes back after the visibility timeout, the new child resumes
   from the checkpoint, and the table ends with every row exactly once.
+* kill_child_parallel: the same with parallel=4 and bad rows: the child
+  is killed while all four parts load; the redelivery resumes every part,
+  and the table holds every good row once and celeriac_import_errors every
+  bad row once, at its line in the file.
 * postgres_restart: PostgreSQL is restarted mid-import; the job still
   finishes with every row exactly once.
 * soft_time_limit: Celery's send_task(soft_time_limit=1) stops the import
@@ -142,6 +146,40 @@ def test_kill_child(env):
     check("resuming at line" in w.log(), "the resume is logged")
 
 
+def test_kill_child_parallel(env):
+    pg = with_postgres(env)
+    migrate(pg, "--with-app-tables")
+    r = env.redis()
+    uploads, w = upload_env(env, pg, r, visibility_timeout=3)
+    rows, bad_every = 400_000, 1000
+    good = write_csv(os.path.join(uploads, "big.csv"), rows, bad_every)
+    app = celery_app(r.url)
+    res = app.send_task("celeriac.csv_import", kwargs={"path": "big.csv", "profile": "llm_mappings",
+                                                       "chunk_rows": 2000, "parallel": 4})
+
+    def all_parts_loading():
+        started = pg.scalar("SELECT count(*) FROM celeriac_import_parts WHERE task_id = %s "
+                            "AND byte_offset > start_offset AND byte_offset < end_offset", (res.id,))
+        done = pg.scalar("SELECT rows_done FROM celeriac_import_checkpoints WHERE task_id = %s", (res.id,))
+        return done if started == 4 and done < rows * 0.6 else None
+    done = wait_until(all_parts_loading, 60, interval=0.01, what="all four parts under way")
+    child = w.children()[0]
+    check(w.kill_child(child), "killed the child")
+    log(f"killed child {child} with {done} rows committed in 4 parts")
+    summary = res.get(timeout=120)
+    log(f"summary after the redelivery: {summary}")
+    check(summary["resumed"] is True and summary["parts"] == 4, summary)
+    check(summary["rows_loaded"] == good and summary["rows_rejected"] == rows // bad_every, summary)
+    check_exactly_once(pg, rows, bad_every)
+    lines = [row[0] for row in pg.query("SELECT line_number FROM celeriac_import_errors WHERE task_id = %s "
+                                        "ORDER BY line_number", (res.id,))]
+    check(lines == [i + 2 for i in range(rows) if i % bad_every == 3], "every bad row once, at its line")
+    check(pg.scalar("SELECT rows_done FROM celeriac_import_checkpoints WHERE task_id = %s", (res.id,)) == good,
+          "the job row sums its parts")
+    check("part 1/4: resuming at line" in w.log() or "part 2/4: resuming at line" in w.log(),
+          "the parts' resumes are logged")
+
+
 def test_postgres_restart(env):
     pg = with_postgres(env)
     migrate(pg, "--with-app-tables")
@@ -242,6 +280,7 @@ def collected(test):
 if __name__ == "__main__":
     run_suite("csv_import", [("celery_client", collected(test_celery_client)),
                              ("kill_child", collected(test_kill_child)),
+                             ("kill_child_parallel", collected(test_kill_child_parallel)),
                              ("postgres_restart", collected(test_postgres_restart)),
                              ("refused", collected(test_refused)),
                              ("soft_time_limit", collected(test_soft_time_limit))])
