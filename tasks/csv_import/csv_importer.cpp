@@ -68,8 +68,8 @@ private:
   // Loads the job's parts; false when a one-part load found the job cut
   // into parts meanwhile (read the layout again).
   bool load_(layout& l);
-  void load_one_(layout& l);
   void load_parts_(layout& l);
+  void add_stats_(const part_stats& stats);
   import_summary finish_(const import_progress& end);
   void check_header_() const;
   bool stop_requested_() const { return cfg_.should_stop && cfg_.should_stop(); }
@@ -172,10 +172,7 @@ bool importer::load_(layout& l) {
     part_loader part(job_, part_plan{.slot = {cfg_.task_id, std::nullopt}, .end_offset = job_.identity.size}, board,
                      cfg_.should_stop, std::move(l.session));
     const part_outcome outcome = part.run();
-    summary_.chunks += part.stats().chunks;
-    summary_.lost_races += part.stats().lost_races;
-    summary_.reconnects += part.stats().reconnects;
-    summary_.resumed = summary_.resumed || part.stats().resumed;
+    add_stats_(part.stats());
     if (outcome == part_outcome::cut_meanwhile) return false;
     summary_ = finish_(board.totals());
     return true;
@@ -232,15 +229,17 @@ void importer::load_parts_(layout& l) {
   }
   for (std::thread& t : threads) t.join();
 
-  for (const auto& loader : loaders) {
-    summary_.chunks += loader->stats().chunks;
-    summary_.lost_races += loader->stats().lost_races;
-    summary_.reconnects += loader->stats().reconnects;
-    summary_.resumed = summary_.resumed || loader->stats().resumed;
-  }
+  for (const auto& loader : loaders) add_stats_(loader->stats());
   if (failure) std::rethrow_exception(failure);
   summary_.parts = static_cast<std::uint32_t>(n);
   summary_ = finish_(board.totals());
+}
+
+void importer::add_stats_(const part_stats& stats) {
+  summary_.chunks += stats.chunks;
+  summary_.lost_races += stats.lost_races;
+  summary_.reconnects += stats.reconnects;
+  summary_.resumed = summary_.resumed || stats.resumed;
 }
 
 import_summary importer::finish_(const import_progress& end) {

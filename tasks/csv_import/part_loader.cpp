@@ -117,10 +117,8 @@ part_outcome part_loader::run() {
       }
     } catch (const pq_error& e) {
       link_.drop();
-      stats_.reconnects = link_.reconnects();
       if (e.connection_lost()) {
         link_.lost(e);
-        stats_.reconnects = link_.reconnects();
         continue;
       }
       if (e.transient()) continue;  // deadlock or serialization failure: that chunk again
@@ -153,7 +151,6 @@ part_outcome part_loader::finish_(pq_session& db) {
   // job reports success. (A crash before this loses whole chunks together
   // with their checkpoint: a resume redoes them.)
   flush_checkpoint(db, plan_.slot);
-  stats_.reconnects = link_.reconnects();
   return part_outcome::done;
 }
 

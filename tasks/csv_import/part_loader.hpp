@@ -9,7 +9,6 @@
 // source cut at end_offset (another record boundary), so it yields exactly
 // the records a full parse yields in the range (csv/split_points.hpp).
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -56,7 +55,7 @@ struct part_stats {
   bool resumed = false;     // its checkpoint was past its start when it began
   std::uint64_t chunks = 0;
   std::uint64_t lost_races = 0;
-  std::uint64_t reconnects = 0;
+  std::uint64_t reconnects = 0;  // connections lost and made again
 };
 
 class part_loader {
@@ -69,7 +68,11 @@ public:
   // Loads the part. Throws what run_csv_import documents.
   part_outcome run();
 
-  const part_stats& stats() const noexcept { return stats_; }
+  part_stats stats() const noexcept {
+    part_stats s = stats_;
+    s.reconnects = link_.reconnects();
+    return s;
+  }
 
 private:
   std::optional<import_checkpoint> read_position_(pq_session& db);
