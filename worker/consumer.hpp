@@ -145,6 +145,7 @@ private:
   boost::asio::awaitable<void> handle_gathered(const celery::control_request& req, const std::string& method);
   boost::asio::awaitable<json::value> node_command(const std::string& method, const json::object& args);
   boost::asio::awaitable<json::value> hello_reply(const json::object& args);
+  boost::asio::awaitable<void> keep_revoked(const std::vector<std::string>& ids);
   json::value apply_time_limit(const json::object& args);
   boost::asio::awaitable<json::value> apply_rate_limit(const json::object& args);
   boost::asio::awaitable<json::value> change_queues(const std::string& method, const json::object& args);

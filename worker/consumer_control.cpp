@@ -278,15 +278,21 @@ awaitable<void> consumer::handle_revoke(const celery::control_request& req, bool
   if (index_ != 0) co_return;
   // Celery's revoke sent from Python never reaches Redis's set: keep
   // it there, so workers started later honour it too.
+  co_await keep_revoked(args->task_ids);
+  json::value reply = celery::revoke_reply(*args, terminated);
+  co_await pidbox_->async_reply(req, std::move(reply));
+}
+
+// Keeps ids in celeriac.revoked, so workers started later honour them too;
+// Redis failing is logged (the broadcast already reached running workers).
+awaitable<void> consumer::keep_revoked(const std::vector<std::string>& ids) {
   try {
     broker::revoked_store store(broker_conn_);
     const auto expires = util::wall_now() + settings_.revoked_expires;
-    co_await store.async_add(args->task_ids, expires);
+    co_await store.async_add(ids, expires);
   } catch (const std::exception& e) {
     log::warning("could not keep revoked ids in {}: {}", broker::revoked_key, e.what());
   }
-  json::value reply = celery::revoke_reply(*args, terminated);
-  co_await pidbox_->async_reply(req, std::move(reply));
 }
 
 // Celery's mingle: a Celery worker starting up sends `hello` with its
@@ -298,13 +304,7 @@ awaitable<json::value> consumer::hello_reply(const json::object& args) {
     for (const auto& [id, when] : r->as_object()) theirs.push_back(id);
   if (!theirs.empty()) {
     apply_revoke(theirs, false, SIGTERM);
-    try {
-      broker::revoked_store store(broker_conn_);
-      const auto expires = util::wall_now() + settings_.revoked_expires;
-      co_await store.async_add(theirs, expires);
-    } catch (const std::exception& e) {
-      log::warning("could not keep revoked ids in {}: {}", broker::revoked_key, e.what());
-    }
+    co_await keep_revoked(theirs);
   }
   json::object ours;
   const double now = util::unix_seconds(util::wall_now());

@@ -58,12 +58,8 @@ std::vector<std::string> requested_ids(const json::object& args) {
   return ids;
 }
 
-std::string masked_url(const redis::config& c) {
-  // Celery's conf and report hide the password (maybe_sanitize_url).
-  std::string auth;
-  if (!c.password.empty()) auth = fmt::format("{}:**@", c.username);
-  return fmt::format("redis://{}{}:{}/{}", auth, c.host, c.port, c.db);
-}
+// Celery's conf and report hide the password as maybe_sanitize_url does.
+std::string masked_url(const redis::config& c) { return redis::to_string(c, "**"); }
 
 }  // namespace
 

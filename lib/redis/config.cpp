@@ -118,9 +118,9 @@ boost::system::result<config> parse_url(std::string_view url) {
   return cfg;
 }
 
-std::string to_string(const config& cfg) {
+std::string to_string(const config& cfg, std::string_view mask) {
   std::string userinfo;
-  if (!cfg.password.empty()) userinfo = cfg.username + ":***@";
+  if (!cfg.password.empty()) userinfo = fmt::format("{}:{}@", cfg.username, mask);
   const bool ipv6 = cfg.host.find(':') != std::string::npos;
   return fmt::format("redis://{}{}{}{}:{}/{}", userinfo, ipv6 ? "[" : "", cfg.host, ipv6 ? "]" : "",
                      cfg.port, cfg.db);

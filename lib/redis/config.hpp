@@ -49,8 +49,8 @@ struct config {
 // bad_url_escape.
 boost::system::result<config> parse_url(std::string_view url);
 
-// Renders `cfg` as a URL for logs, with the password replaced by "***":
+// Renders `cfg` as a URL for logs, with the password replaced by `mask`:
 // "redis://:***@host:6379/0". Never contains the password.
-std::string to_string(const config& cfg);
+std::string to_string(const config& cfg, std::string_view mask = "***");
 
 }  // namespace celeriac::redis
