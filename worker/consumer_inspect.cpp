@@ -196,6 +196,10 @@ json::value consumer::revoked_reply() const {
 // equivalents of the ones a celeriac worker has.
 json::value consumer::conf_reply() const {
   json::object c;
+  // Room for every entry up front: growing the vector inside this long
+  // inlined sequence makes g++ 12 -O3 report a false -Warray-bounds in
+  // std::pair's constructor.
+  c.reserve(20);
   c.emplace_back("broker_url", masked_url(settings_.broker));
   c.emplace_back("result_backend", settings_.result_backend ? json::value(masked_url(*settings_.result_backend))
                                                             : json::value());
