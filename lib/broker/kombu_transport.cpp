@@ -130,17 +130,24 @@ awaitable<std::vector<fetched_message>> kombu_transport::async_fetch(std::size_t
   auto elems = reply.elements();
   if (!elems) throw std::runtime_error("the fetch script returned something other than an array");
   auto items = *elems;
-  out.reserve(items.size() / 4);
-  for (std::size_t i = 0; i + 3 < items.size(); i += 4) {
-    auto state = items[i].as_string();
-    auto queue = items[i + 1].as_string();
-    auto tag = items[i + 2].as_string();
-    auto raw = items[i + 3].as_string();
-    if (!state || !queue || !tag || !raw) throw std::runtime_error("the fetch script returned a malformed entry");
+  out.reserve(items.size() / 2);
+  for (std::size_t i = 0; i < items.size();) {
+    if (i + 1 == items.size()) throw std::runtime_error("the fetch script returned a malformed group");
+    auto queue = items[i].as_string();
+    auto count = items[i + 1].as_integer();
+    if (!queue || !count || *count < 0 || items.size() - i - 2 < 2 * static_cast<std::size_t>(*count))
+      throw std::runtime_error("the fetch script returned a malformed group");
     auto q = queue_name::make(*queue);
     if (!q) throw std::runtime_error("the fetch script returned an invalid queue name");
-    out.push_back(fetched_message{*state == "ok" ? fetched_message::status::held : fetched_message::status::dead_lettered,
-                                  std::move(*q), std::string(*tag), std::string(*raw)});
+    i += 2;
+    for (std::int64_t k = 0; k < *count; ++k, i += 2) {
+      if (!items[i].is_string() || !items[i + 1].is_string())
+        throw std::runtime_error("the fetch script returned a malformed entry");
+      // Moved out of the reply, not copied: the envelope is most of it.
+      std::string tag = items[i].take_text();
+      auto state = tag.empty() ? fetched_message::status::dead_lettered : fetched_message::status::held;
+      out.push_back(fetched_message{state, *q, std::move(tag), items[i + 1].take_text()});
+    }
   }
   // Round-robin: the queue that just delivered moves to the end, as
   // kombu's cycle does; with one queue this is a no-op.

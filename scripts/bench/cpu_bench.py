@@ -73,8 +73,8 @@ def drain(r, worker_argv, env, n, log, results, warmup_s):
     return (n / seconds, (redis_after - redis_before) / n * 1e6, (worker_after - worker_before) / n * 1e6)
 
 
-def celeriac_argv(args, url, results):
-    return [args.celeriac, "worker", "-b", url, "-c", "2", "--prefetch-multiplier", str(args.prefetch), "-l",
+def celeriac_argv(binary, args, url, results):
+    return [binary, "worker", "-b", url, "-c", "2", "--prefetch-multiplier", str(args.prefetch), "-l",
             "warning", "--result-backend", url if results else "none"] + args.worker_arg
 
 
@@ -91,6 +91,8 @@ def fmt_range(values, digits=1):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--celeriac", required=True)
+    ap.add_argument("--baseline", help="another celeriac binary (e.g. built from an earlier commit), drained in "
+                    "the same rounds for a before/after comparison")
     ap.add_argument("-n", type=int, default=200000, help="tasks per celeriac drain")
     ap.add_argument("--celery-n", type=int, default=10000, help="tasks per Celery drain (0: skip Celery)")
     ap.add_argument("--prefetch", type=int, default=1000)
@@ -101,12 +103,14 @@ def main():
     tmp = tempfile.mkdtemp(prefix="celeriac-cpu-")
     redis_proc, r, url = throughput.start_private_redis(tmp)
     rows = {}
+    celeriacs = [("celeriac", args.celeriac)] + ([("celeriac (baseline)", args.baseline)] if args.baseline else [])
     try:
         for _ in range(args.rounds):
             for results in (False, True):
-                rows.setdefault(("celeriac", results), []).append(
-                    drain(r, celeriac_argv(args, url, results), None, args.n, os.path.join(tmp, "celeriac.log"),
-                          results, 1.0))
+                for label, binary in celeriacs:
+                    rows.setdefault((label, results), []).append(
+                        drain(r, celeriac_argv(binary, args, url, results), None, args.n,
+                              os.path.join(tmp, "celeriac.log"), results, 1.0))
                 if args.celery_n:
                     env = dict(os.environ, BENCH_URL=url, BENCH_RESULTS="1" if results else "0",
                                PYTHONPATH=HERE)
@@ -118,7 +122,7 @@ def main():
 
     print("| worker | results | tasks/s | Redis CPU µs/task | worker CPU µs/task |")
     print("|---|---|---|---|---|")
-    for (who, results), runs in sorted(rows.items(), key=lambda kv: (kv[0][0] != "celeriac", kv[0][1])):
+    for (who, results), runs in sorted(rows.items(), key=lambda kv: (kv[0][0] == "celery", kv[0][1], kv[0][0])):
         rates, redis_us, worker_us = zip(*runs)
         print(f"| {who} | {'on' if results else 'off'} | {fmt_range(rates, 0)} | {fmt_range(redis_us)} | "
               f"{fmt_range(worker_us)} |")
