@@ -42,20 +42,25 @@ local n = 0
 local spaced = '"delivery_tag": "'
 local compact = '"delivery_tag":"'
 
-local function find_tag(m)
-  local len = #m
-  if string.byte(m, 1) ~= 123 or string.byte(m, len) ~= 125 then return nil end
-  local from = len - 160
-  if from < 1 then from = 1 end
-  for _, needle in ipairs({spaced, compact}) do
-    local s, e = string.find(m, needle, from, true)
-    if not s then s, e = string.find(m, needle, 1, true) end
-    if s then
-      local q = string.find(m, '"', e + 1, true)
-      if q and q > e + 1 then return string.sub(m, e + 1, q - 1) end
-    end
+local find, sub, byte, format = string.find, string.sub, string.byte, string.format
+
+-- The tag after `needle`, or nil: searched near the end first.
+local function tag_after(m, needle, from)
+  local s, e = find(m, needle, from, true)
+  if not s then s, e = find(m, needle, 1, true) end
+  if s then
+    local q = find(m, '"', e + 1, true)
+    if q and q > e + 1 then return sub(m, e + 1, q - 1) end
   end
   return nil
+end
+
+local function find_tag(m)
+  local len = #m
+  if byte(m, 1) ~= 123 or byte(m, len) ~= 125 then return nil end
+  local from = len - 160
+  if from < 1 then from = 1 end
+  return tag_after(m, spaced, from) or tag_after(m, compact, from)
 end
 
 -- Returns the text with each invalid UTF-8 sequence replaced by U+FFFD,
@@ -150,7 +155,7 @@ for i = 5, #KEYS do
         tags[nt] = tag
         fields[nf + 1] = tag
         fields[nf + 2] = '[' .. m .. suffix
-        scores[nf + 1] = string.format('%.6f', now + n * 0.000001)
+        scores[nf + 1] = format('%.6f', now + n * 0.000001)
         scores[nf + 2] = tag
         nf = nf + 2
         out[no + 1] = tag
