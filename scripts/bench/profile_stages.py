@@ -10,7 +10,8 @@ stage's share is multiplied by the CPU per task measured over the same drain
 Debian's redis-server is stripped: its Lua internals show as bare addresses
 between the Lua API's exported symbols, so they form one group, and the cost
 of interning a string (Redis's Lua hashes every byte of every string it
-creates) is measured apart with EVAL.
+creates) is measured apart with EVAL. So is what storing a result costs
+Redis whoever writes it (a plain client pipelining Celery's SET EX + PUBLISH).
 """
 import argparse
 import os
@@ -128,6 +129,29 @@ def interning_ns_per_byte(r):
     return (run(900) - run(100)) / 800 * 1e9
 
 
+def result_write_floor_us(r, n=50000):
+    """Redis CPU per result when a plain client pipelines what Celery's backend
+    sends for each (SET key meta EX ttl, PUBLISH key meta): what storing a
+    result costs Redis whoever writes it."""
+    import json
+    import uuid
+    r.flushdb()
+    metas = []
+    for _ in range(n):
+        tid = str(uuid.uuid4())
+        metas.append((f"celery-task-meta-{tid}", json.dumps({
+            "status": "SUCCESS", "result": None, "traceback": None, "children": [],
+            "date_done": "2026-12-04T13:00:00.123456", "task_id": tid})))
+    before = cpu_bench.redis_cpu(r)
+    for k in range(0, n, 256):
+        pipe = r.pipeline(transaction=False)
+        for key, meta in metas[k:k + 256]:
+            pipe.set(key, meta, ex=86400)
+            pipe.publish(key, meta)
+        pipe.execute()
+    return (cpu_bench.redis_cpu(r) - before) / n * 1e6
+
+
 def table(title, groups, shares, us):
     lines = [f"| {title} | share | µs/task |", "|---|---:|---:|"]
     for g in [g for g, _ in groups] + ["other"]:
@@ -148,6 +172,7 @@ def main():
     lua_range = lua_text_range(redis_binary)
     try:
         per_byte = interning_ns_per_byte(r)
+        floor = result_write_floor_us(r)
         for results in (False, True):
             rate, redis_us, worker_us, redis_data, worker_data = profile_drain(r, redis_proc.p.pid, url, args.celeriac,
                                                                                args.n, results, tmp)
@@ -159,6 +184,8 @@ def main():
         print(f"Creating a Lua string in this Redis costs {per_byte:.2f} ns per byte (every byte is hashed to intern "
               f"it): a ~850-byte envelope becomes two Lua strings in the fetch script (the popped message and its "
               f"unacked entry), about {2 * 850 * per_byte / 1000:.1f} µs per task.")
+        print(f"Storing a result as Celery's backend does (SET EX + PUBLISH, pipelined by a plain client) costs this "
+              f"Redis {floor:.1f} µs per result.")
     finally:
         redis_proc.stop()
 
