@@ -7,6 +7,7 @@
 #include "app/args.hpp"
 #include "app/task_error.hpp"
 #include "json/dump.hpp"
+#include "util/clock.hpp"
 
 namespace celeriac::tasks {
 namespace {
@@ -17,6 +18,16 @@ using app::task_context;
 json::value noop(task_context&, const json::array& args, const json::object& kwargs) {
   bound_args("noop", args, kwargs, {}, 0);
   return nullptr;
+}
+
+// The latency probe: the clock is read before anything else (even the
+// argument check), so the stamp is as close to the task's start as a task
+// can take it. The optional argument is the caller's own bookkeeping (a
+// send time, a label) and is not used.
+json::value started_at(task_context&, const json::array& args, const json::object& kwargs) {
+  const double now = util::unix_seconds(util::wall_now());
+  bound_args("started_at", args, kwargs, {"sent"}, 0);
+  return now;
 }
 
 // Python's + on the JSON kinds it is defined for.
@@ -74,6 +85,7 @@ void register_builtin_tasks(app::task_registry& registry) {
   registry.add("celeriac.add", add);
   registry.add("celeriac.echo", echo);
   registry.add("celeriac.sleep", sleep);
+  registry.add("celeriac.started_at", started_at);
   registry.add("celeriac.fail", fail, app::task_options{.max_retries = 0});
 }
 

@@ -8,6 +8,8 @@
 //   celeriac.echo(*args, **kwargs)  -> {"args": [...], "kwargs": {...}}
 //   celeriac.sleep(seconds)         -> None, after sleeping
 //   celeriac.fail(message)          -> raises RuntimeError(message)
+//   celeriac.started_at(sent=None)  -> the unix time (float seconds, µs)
+//                                      read first thing when it ran
 
 #include "app/task_registry.hpp"
 

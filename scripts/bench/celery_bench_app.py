@@ -1,5 +1,6 @@
 """The Celery app the benchmark runs for comparison: the same task names."""
 import os
+import time
 
 from celery import Celery
 
@@ -12,3 +13,10 @@ app.conf.update(task_serializer="json", accept_content=["json"], result_serializ
 @app.task(name="celeriac.noop")
 def noop():
     return None
+
+
+# The latency probe (scripts/bench-latency): the wall clock as the task's
+# first line runs, as celeriac's built-in reads it.
+@app.task(name="celeriac.started_at")
+def started_at(sent=None):
+    return time.time()

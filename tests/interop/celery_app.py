@@ -59,3 +59,8 @@ def sleep(seconds):
 @app.task(name="celeriac.fail")
 def fail(message="failed on purpose"):
     raise RuntimeError(message)
+
+
+@app.task(name="celeriac.started_at")
+def started_at(sent=None):
+    return time.time()

@@ -3,6 +3,7 @@
 #include "app/task_error.hpp"
 #include "json/dump.hpp"
 #include "tasks/builtin_tasks.hpp"
+#include "util/clock.hpp"
 
 using namespace celeriac;
 
@@ -33,5 +34,20 @@ TEST_CASE("built-in tasks do what their Python twins do") {
   CHECK_THROWS_AS(run(reg, "celeriac.add", {1}), app::task_error);
   CHECK_THROWS_AS(run(reg, "celeriac.noop", {1}), app::task_error);
   CHECK(reg.find("celeriac.nope") == nullptr);
-  CHECK(reg.names().size() == 5);
+  CHECK(reg.names().size() == 6);
+}
+
+TEST_CASE("celeriac.started_at returns the wall-clock time it ran at, in float seconds") {
+  app::task_registry reg;
+  tasks::register_builtin_tasks(reg);
+  const double before = util::unix_seconds(util::wall_now());
+  const json::value got = run(reg, "celeriac.started_at", {});
+  const double after = util::unix_seconds(util::wall_now());
+  REQUIRE(got.is_number());
+  CHECK(got.as_double() >= before);
+  CHECK(got.as_double() <= after);
+  // One optional argument (the caller's send time, say) is taken and not used.
+  CHECK(run(reg, "celeriac.started_at", {1234.5}).is_number());
+  CHECK(run(reg, "celeriac.started_at", {}, {{"sent", "label"}}).is_number());
+  CHECK_THROWS_AS(run(reg, "celeriac.started_at", {1, 2}), app::task_error);
 }
