@@ -46,9 +46,10 @@ awaitable<void> consumer::fetch_loop() {
       continue;
     }
     std::vector<broker::fetched_message> got;
+    const std::size_t asked = prefetch_limit() - in_hand;
     enum { ok, io_error, other_error } failure = ok;
     try {
-      got = co_await transport_.async_fetch(prefetch_limit() - in_hand);
+      got = co_await transport_.async_fetch(asked);
       warned = false;
     } catch (const boost::system::system_error& e) {
       log::error("fetching from the broker failed: {}; reconnecting", e.what());
@@ -67,7 +68,18 @@ awaitable<void> consumer::fetch_loop() {
       co_await sleep_for(t, std::chrono::seconds(1));
       continue;
     }
-    if (got.empty()) {
+    // Fewer than asked: the lists ran dry, so fetching again at once would
+    // find nothing (at a trickle of messages that empty fetch was one of
+    // three per message).
+    const bool ran_dry = got.size() < asked;
+    if (!got.empty()) {
+      in_fetch_dispatch_ = true;
+      for (auto& m : got) on_fetched(std::move(m));
+      in_fetch_dispatch_ = false;
+      executor_->submit(std::exchange(ready_jobs_, {}));
+      dispatch_wake_.cancel();
+    }
+    if (ran_dry && unstarted() <= prefetch_limit() / 2) {
       // Idle: let the wake-up connections block on the lists, and sleep
       // until one sees a message (or a second passes).
       fetch_idle_ = true;
@@ -75,13 +87,7 @@ awaitable<void> consumer::fetch_loop() {
       fetch_wake_.expires_after(std::chrono::seconds(1));
       co_await wait_on(fetch_wake_);
       fetch_idle_ = false;
-      continue;
     }
-    in_fetch_dispatch_ = true;
-    for (auto& m : got) on_fetched(std::move(m));
-    in_fetch_dispatch_ = false;
-    executor_->submit(std::exchange(ready_jobs_, {}));
-    dispatch_wake_.cancel();
   }
 }
 
@@ -168,6 +174,10 @@ awaitable<void> consumer::watch_list(std::string list, std::shared_ptr<redis::co
         asio::steady_timer t(io_);
         co_await sleep_for(t, std::chrono::seconds(1));
       } else if (!replies[0].is_nil()) {
+        // The message stays in the list until the fetch takes it: block
+        // again only once the fetcher is idle again, or this BLMOVE would
+        // return at once, over and over, while the fetch is under way.
+        fetch_idle_ = false;
         fetch_wake_.cancel();
       }
     } catch (const std::exception& e) {
@@ -195,8 +205,11 @@ void consumer::watch_consumed_lists() {
 }
 
 // The fetcher only acts once half the prefetch room is free (see
-// fetch_loop), so waking it earlier would only make it sleep again.
+// fetch_loop), so waking it earlier would only make it sleep again. An
+// idle fetcher is left alone too: its last fetch found the lists empty,
+// and the wake-up connections wake it as soon as that changes.
 void consumer::wake_fetcher() {
+  if (fetch_idle_) return;
   if (unstarted() == 0 || unstarted() <= prefetch_limit() / 2) fetch_wake_.cancel();
 }
 
