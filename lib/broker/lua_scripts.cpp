@@ -13,7 +13,9 @@ namespace celeriac::broker::lua {
 // Reply: flat array, for each list that gave messages: its base queue
 //       name, the count k, then k pairs {tag, message} in pop order; tag
 //       is "" for a message that was dead-lettered (no readable delivery
-//       tag), otherwise it was recorded in unacked under tag.
+//       tag), otherwise it was recorded in unacked under tag. Fewer than
+//       max messages in all means every list was empty: the fetch loop
+//       goes idle on that (worker/consumer_fetch.cpp).
 //
 // The delivery tag is found with plain string.find (the design notes
 // measured Lua patterns at half the speed), in kombu's spacing and in the
