@@ -84,7 +84,10 @@ class Delayed(unittest.TestCase):
 
 class Revoke(unittest.TestCase):
     def wait_state(self, r, state, timeout=15):
-        wait_until(lambda: r.state == state, timeout, message=f"task {r.id} to be {state} (is {r.state})")
+        try:
+            wait_until(lambda: r.state == state, timeout, message=f"task {r.id} to be {state} (is {r.state})")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\nworker log:\n{WORKER.log_tail()}") from None
 
     def test_revoke_not_started(self):
         r = celery_app.add.apply_async((1, 2), countdown=5)  # held by the worker for its eta
