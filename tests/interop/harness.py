@@ -321,9 +321,18 @@ class RedisServer(Managed):
         if self.proc.poll() is not None:
             raise AssertionError(f"redis-server exited ({self.proc.returncode}):\n{self.log_tail()}")
         try:
-            return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1).ping()
+            client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1)
+            if not client.ping():
+                return False
+            # Another test's server may hold the port (both were handed it
+            # before either bound it): then ours fails to bind, but that one
+            # answers. Only our own process will do.
+            pid = client.info("server")["process_id"]
         except redis.exceptions.ConnectionError:
             return False
+        if pid != self.proc.pid:
+            raise AssertionError(f"port {self.port} is answered by another redis-server (pid {pid})")
+        return True
 
     @property
     def url(self):

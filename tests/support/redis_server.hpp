@@ -290,7 +290,10 @@ class redis_server {
         throw std::runtime_error("redis_server: " + executable_ + " on port " + port +
                                  " exited during start-up; log " + log + ":\n" + tail);
       }
-      if (answers_ping()) return true;
+      // Our own log says it listens: a PING alone could be answered by
+      // another test's server that was handed the same port before either
+      // bound it (ours then fails to bind).
+      if (log_tail().find("Ready to accept connections") != std::string::npos && answers_ping()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     stop();

@@ -251,7 +251,15 @@ class RedisServer:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if self.client().ping():
+                client = self.client()
+                if client.ping():
+                    # Another test's server may hold the port (both were
+                    # handed it before either bound it): then ours fails to
+                    # bind, but that one answers. Only our own will do.
+                    pid = client.info("server")["process_id"]
+                    if pid != self.proc.pid:
+                        raise RuntimeError(f"port {self.port} is answered by another redis-server (pid {pid}), "
+                                           f"not the one started here (pid {self.proc.pid})")
                     break
             except redis.exceptions.ConnectionError:
                 pass
