@@ -5,100 +5,155 @@
 
 namespace celeriac::pg {
 
+void job_buffer::queue::push_back(slot* s) noexcept {
+  s->prev = tail;
+  s->next = nullptr;
+  (tail ? tail->next : head) = s;
+  tail = s;
+}
+
+void job_buffer::queue::push_front(slot* s) noexcept {
+  s->prev = nullptr;
+  s->next = head;
+  (head ? head->prev : tail) = s;
+  head = s;
+}
+
+void job_buffer::queue::remove(slot* s) noexcept {
+  (s->prev ? s->prev->next : head) = s->next;
+  (s->next ? s->next->prev : tail) = s->prev;
+  s->prev = s->next = nullptr;
+}
+
 job_buffer::job_buffer(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
 
+void job_buffer::drop_pending_(slot_map::iterator it) {
+  slot& s = it->second;
+  queue_for(s).remove(&s);
+  s.pending.reset();
+  --pending_;
+  if (!s.in_flight) slots_.erase(it);
+}
+
 std::optional<std::string> job_buffer::evict_one_() {
-  if (!nonfinal_.empty()) {
-    entries_.erase(nonfinal_.front());
-    nonfinal_.pop_front();
+  // The map is keyed by task id and a slot does not know its key: find the
+  // victim's entry through the key of its pending update.
+  if (nonfinal_.head) {
+    drop_pending_(slots_.find(nonfinal_.head->pending->task_id));
     ++dropped_nonfinal_;
     return std::nullopt;
   }
-  std::string id = std::move(final_.front());
-  final_.pop_front();
-  entries_.erase(id);
+  std::string id = final_.head->pending->task_id;
+  drop_pending_(slots_.find(id));
   ++dropped_final_;
   return id;
 }
 
-void job_buffer::refile_(entry& e, bool was_final) {
-  if (was_final || !is_final(e.update.state)) return;
-  final_.splice(final_.end(), nonfinal_, e.position);
+void job_buffer::enqueue_(slot& s, bool oldest) {
+  queue& q = queue_for(s);
+  oldest ? q.push_front(&s) : q.push_back(&s);
+  ++pending_;
 }
 
-void job_buffer::insert_(job_update u, bool oldest, std::uint64_t seq) {
-  order_list& list = is_final(u.state) ? final_ : nonfinal_;
-  auto position = oldest ? list.insert(list.begin(), u.task_id) : list.insert(list.end(), u.task_id);
-  std::string key = u.task_id;
-  entries_.emplace(std::move(key), entry{std::move(u), position, seq});
+void job_buffer::refile_(slot& s, bool was_final) {
+  if (was_final || !is_final(s.pending->state)) return;
+  nonfinal_.remove(&s);
+  final_.push_back(&s);
 }
 
 std::optional<std::string> job_buffer::add(job_update u) {
-  if (auto it = entries_.find(u.task_id); it != entries_.end()) {
-    const bool was_final = is_final(it->second.update.state);
-    merge_into(it->second.update, std::move(u));
-    refile_(it->second, was_final);
+  auto [it, created] = slots_.try_emplace(u.task_id);
+  slot& s = it->second;
+  if (s.pending) {
+    const bool was_final = is_final(s.pending->state);
+    merge_into(*s.pending, std::move(u));
+    refile_(s, was_final);
     return std::nullopt;
   }
+  // A new pending update (the slot is new, or its previous update is in
+  // flight). Eviction only touches slots with a pending update, so not this one.
   std::optional<std::string> dropped;
-  if (entries_.size() >= capacity_) dropped = evict_one_();
-  insert_(std::move(u), false, ++last_seq_);
+  if (pending_ >= capacity_) dropped = evict_one_();
+  s.pending = std::move(u);
+  s.seq = ++last_seq_;
+  enqueue_(s, false);
   return dropped;
 }
 
 std::vector<job_update> job_buffer::take(std::size_t max, std::uint64_t up_to) {
-  std::vector<job_update> out;
-  out.reserve(std::min(max, entries_.size()));
-  for (order_list* list : {&final_, &nonfinal_}) {
-    for (auto pos = list->begin(); out.size() < max && pos != list->end();) {
-      if (in_flight_.count(*pos)) {  // its previous write has not returned yet
-        ++pos;
+  std::vector<std::pair<const std::string*, slot*>> chosen;
+  chosen.reserve(std::min(max, pending_));
+  for (queue* q : {&final_, &nonfinal_}) {
+    for (slot* s = q->head; s && chosen.size() < max;) {
+      slot* next = s->next;
+      if (s->in_flight) {  // its previous write has not returned yet
+        s = next;
         continue;
       }
-      auto it = entries_.find(*pos);
-      if (it->second.seq > up_to) {  // arrived after this flush began
+      if (s->seq > up_to) {  // arrived after this flush began
         // nonfinal_ is in add() order, so the rest arrived later too;
         // final_ is not (updates that became final join its end).
-        if (list == &nonfinal_) break;
-        ++pos;
+        if (q == &nonfinal_) break;
+        s = next;
         continue;
       }
-      in_flight_.insert(*pos);
-      out.push_back(std::move(it->second.update));
-      entries_.erase(it);
-      pos = list->erase(pos);
+      q->remove(s);
+      s->in_flight = true;
+      chosen.emplace_back(&s->pending->task_id, s);
+      s = next;
     }
   }
-  std::sort(out.begin(), out.end(), [](const job_update& a, const job_update& b) { return a.task_id < b.task_id; });
+  // Sorting pointers, not the updates (a few hundred bytes each).
+  std::sort(chosen.begin(), chosen.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  std::vector<job_update> out;
+  out.reserve(chosen.size());
+  for (auto& [id, s] : chosen) {
+    out.push_back(std::move(*s->pending));
+    s->pending.reset();
+  }
+  pending_ -= out.size();
+  in_flight_ += out.size();
   return out;
 }
 
 void job_buffer::written(const std::vector<job_update>& batch) {
-  for (const auto& u : batch) in_flight_.erase(u.task_id);
+  for (const auto& u : batch) {
+    auto it = slots_.find(u.task_id);
+    if (it == slots_.end() || !it->second.in_flight) continue;
+    it->second.in_flight = false;
+    --in_flight_;
+    if (!it->second.pending) slots_.erase(it);
+  }
 }
 
 std::vector<std::string> job_buffer::put_back(std::vector<job_update> failed) {
   std::vector<std::string> dropped;
   for (auto& older : failed) {
-    in_flight_.erase(older.task_id);
-    if (auto it = entries_.find(older.task_id); it != entries_.end()) {
-      entry& e = it->second;
-      const bool was_final = is_final(e.update.state);
-      merge_into(older, std::move(e.update));
-      e.update = std::move(older);
-      refile_(e, was_final);
+    auto it = slots_.find(older.task_id);
+    if (it == slots_.end() || !it->second.in_flight) continue;
+    slot& s = it->second;
+    s.in_flight = false;
+    --in_flight_;
+    if (s.pending) {
+      const bool was_final = is_final(s.pending->state);
+      merge_into(older, std::move(*s.pending));
+      *s.pending = std::move(older);
+      refile_(s, was_final);
       continue;
     }
-    if (entries_.size() >= capacity_) {
+    if (pending_ >= capacity_) {
       // The returning update is the oldest of all: when only final states
       // are pending and it is not final, it is the one to lose.
-      if (nonfinal_.empty() && !is_final(older.state)) {
+      if (!nonfinal_.head && !is_final(older.state)) {
         ++dropped_nonfinal_;
+        slots_.erase(it);
         continue;
       }
       if (auto id = evict_one_()) dropped.push_back(std::move(*id));
     }
-    insert_(std::move(older), true, 0);
+    s.pending = std::move(older);
+    s.seq = 0;
+    enqueue_(s, true);
   }
   return dropped;
 }

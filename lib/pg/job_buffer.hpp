@@ -9,11 +9,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "pg/job_update.hpp"
@@ -55,33 +53,54 @@ public:
   std::vector<std::string> put_back(std::vector<job_update> failed);
 
   // Task ids with a pending update (in flight ones not counted).
-  std::size_t size() const noexcept { return entries_.size(); }
+  std::size_t size() const noexcept { return pending_; }
   // Task ids taken and not yet written() or put_back().
-  std::size_t in_flight() const noexcept { return in_flight_.size(); }
+  std::size_t in_flight() const noexcept { return in_flight_; }
   std::size_t capacity() const noexcept { return capacity_; }
-  bool empty() const noexcept { return entries_.empty(); }
+  bool empty() const noexcept { return pending_ == 0; }
   std::uint64_t dropped_nonfinal() const noexcept { return dropped_nonfinal_; }
   std::uint64_t dropped_final() const noexcept { return dropped_final_; }
 
 private:
-  using order_list = std::list<std::string>;
-  struct entry {
-    job_update update;
-    order_list::iterator position;  // in final_ or nonfinal_, by is_final(update.state)
-    std::uint64_t seq;              // add() that created it; 0 for put_back()
+  // Everything known about one task id: the update waiting to be written,
+  // if any, and whether an earlier one is being written now. A slot lives
+  // in the map while either is true; while it has a pending update it is
+  // also linked into final_ or nonfinal_ (by the update's state). The links
+  // are intrusive, and the map's nodes do not move, so keeping the order
+  // costs no allocation.
+  struct slot {
+    std::optional<job_update> pending;
+    bool in_flight = false;
+    std::uint64_t seq = 0;  // add() that created the pending update; 0 for put_back()
+    slot* prev = nullptr;
+    slot* next = nullptr;
   };
+  // Slots with a pending update, oldest first.
+  struct queue {
+    slot* head = nullptr;
+    slot* tail = nullptr;
+    void push_back(slot* s) noexcept;
+    void push_front(slot* s) noexcept;
+    void remove(slot* s) noexcept;
+  };
+  using slot_map = std::unordered_map<std::string, slot>;
 
-  // Makes room for one more entry; returns a dropped final task id, if any.
+  queue& queue_for(const slot& s) noexcept { return is_final(s.pending->state) ? final_ : nonfinal_; }
+  // Makes room for one more pending update; returns a dropped final task id, if any.
   std::optional<std::string> evict_one_();
-  // Moves an entry that just became final from nonfinal_ to the back of final_.
-  void refile_(entry& e, bool was_final);
-  void insert_(job_update u, bool oldest, std::uint64_t seq);
+  // Forgets the pending update of the slot at `it` (erasing the slot unless in flight).
+  void drop_pending_(slot_map::iterator it);
+  // Links a slot whose pending update was just set.
+  void enqueue_(slot& s, bool oldest);
+  // Moves a slot whose pending update just became final to the back of final_.
+  void refile_(slot& s, bool was_final);
 
   std::size_t capacity_;
-  std::unordered_map<std::string, entry> entries_;
-  order_list final_;     // oldest first
-  order_list nonfinal_;  // oldest first
-  std::unordered_set<std::string> in_flight_;
+  slot_map slots_;
+  queue final_;
+  queue nonfinal_;
+  std::size_t pending_ = 0;
+  std::size_t in_flight_ = 0;
   std::uint64_t last_seq_ = 0;
   std::uint64_t dropped_nonfinal_ = 0;
   std::uint64_t dropped_final_ = 0;

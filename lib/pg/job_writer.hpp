@@ -33,6 +33,10 @@ inline constexpr std::string_view jobs_channel = "celeriac_jobs";
 // unless the exception is pqxx::in_doubt_error, and repeating is safe.
 std::size_t write_jobs(pqxx::connection& c, std::span<const job_update> updates);
 
+// The COPY text write_jobs sends for `updates` (for tests and
+// lib/pg/bench/job_store_bench).
+std::string encode_copy_rows(std::span<const job_update> updates);
+
 struct rejected_update {
   std::string task_id;
   std::string reason;  // the server's message

@@ -120,7 +120,8 @@ def wait_state(pg, task_id, states, timeout):
 
 class Listener:
     """LISTEN celeriac_jobs on a connection of its own; collect() returns
-    the payloads received so far (JSON-decoded)."""
+    the rows announced so far, one dict per row (a payload is a JSON array
+    of rows; older workers sent one row object per payload)."""
 
     def __init__(self, pg):
         import json
@@ -136,7 +137,8 @@ class Listener:
         self.conn.poll()
         while self.conn.notifies:
             n = self.conn.notifies.pop(0)
-            self.payloads.append(self._json.loads(n.payload))
+            rows = self._json.loads(n.payload)
+            self.payloads.extend(rows if isinstance(rows, list) else [rows])
         return self.payloads
 
     def close(self):
