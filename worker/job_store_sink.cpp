@@ -9,10 +9,12 @@ namespace celeriac::worker {
 namespace {
 
 // Write connections per child (job_store's concurrent_writes). A batch of
-// 5,000 rows takes ~0.4 s on a loaded 2-core machine (docs/postgres.md),
-// so two keep up with a child draining noop tasks; N children take 2N of
-// the server's connections.
-constexpr std::size_t store_connections = 2;
+// 5,000 rows costs the server about 50 ms (docs/postgres.md), so one keeps
+// up with a child draining no-op tasks; a second only adds a session
+// inserting into the same index pages, which cost the server twice the CPU
+// per row in the noop drain (docs/benchmarks.md). N children take N of the
+// server's connections.
+constexpr std::size_t store_connections = 1;
 
 }  // namespace
 
@@ -47,6 +49,14 @@ std::optional<pg::job_update> lifecycle_update(const celery::task_message& m, co
       break;
     default: break;
   }
+  return u;
+}
+
+pg::job_update started_update(const app::task_request& request) {
+  pg::job_update u;
+  u.task_id = request.id;
+  u.state = pg::job_state::started;
+  u.attempts = attempts_of(request.retries, request.redelivered);
   return u;
 }
 
@@ -95,6 +105,8 @@ void job_store_sink::record(const celery::task_message& m, const std::string& qu
   }
   store_->record(std::move(*u));
 }
+
+void job_store_sink::started(const app::task_request& request) { store_->record(started_update(request)); }
 
 void job_store_sink::progress(const app::task_request& request, const app::progress_report& report) {
   store_->record(progress_update(request, report));

@@ -33,6 +33,7 @@ int attempts_of(std::int64_t retries, bool redelivered) noexcept;
 std::optional<pg::job_update> lifecycle_update(const celery::task_message& m, const std::string& queue,
                                                std::string_view state, const json::value& result,
                                                const std::string& error, const std::string& worker);
+pg::job_update started_update(const app::task_request& request);
 pg::job_update progress_update(const app::task_request& request, const app::progress_report& report);
 
 class job_store_sink final : public lifecycle_sink {
@@ -50,6 +51,7 @@ public:
 
   void record(const celery::task_message& m, const std::string& queue, std::string_view state,
               const json::value& result, const std::string& error) override;
+  void started(const app::task_request& request) override;
   void progress(const app::task_request& request, const app::progress_report& report) override;
 
   pg::job_store_stats stats() const { return store_->stats(); }

@@ -25,14 +25,33 @@ void job_buffer::queue::remove(slot* s) noexcept {
   s->prev = s->next = nullptr;
 }
 
-job_buffer::job_buffer(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
+job_buffer::job_buffer(std::size_t capacity)
+    : capacity_(std::max<std::size_t>(capacity, 1)), max_spare_(std::min<std::size_t>(capacity_, 8'192)) {}
+
+job_buffer::slot& job_buffer::slot_for_(const std::string& task_id) {
+  if (auto it = slots_.find(task_id); it != slots_.end()) return it->second;
+  if (spare_.empty()) return slots_.try_emplace(task_id).first->second;
+  slot_map::node_type node = std::move(spare_.back());
+  spare_.pop_back();
+  node.key() = task_id;
+  node.mapped() = slot{};
+  return slots_.insert(std::move(node)).position->second;
+}
+
+void job_buffer::recycle_(slot_map::iterator it) {
+  if (spare_.size() < max_spare_) {
+    spare_.push_back(slots_.extract(it));
+  } else {
+    slots_.erase(it);
+  }
+}
 
 void job_buffer::drop_pending_(slot_map::iterator it) {
   slot& s = it->second;
   queue_for(s).remove(&s);
   s.pending.reset();
   --pending_;
-  if (!s.in_flight) slots_.erase(it);
+  if (!s.in_flight) recycle_(it);
 }
 
 std::optional<std::string> job_buffer::evict_one_() {
@@ -61,9 +80,8 @@ void job_buffer::refile_(slot& s, bool was_final) {
   final_.push_back(&s);
 }
 
-std::optional<std::string> job_buffer::add(job_update u) {
-  auto [it, created] = slots_.try_emplace(u.task_id);
-  slot& s = it->second;
+std::optional<std::string> job_buffer::add(job_update&& u) {
+  slot& s = slot_for_(u.task_id);
   if (s.pending) {
     const bool was_final = is_final(s.pending->state);
     merge_into(*s.pending, std::move(u));
@@ -81,6 +99,12 @@ std::optional<std::string> job_buffer::add(job_update u) {
 }
 
 std::vector<job_update> job_buffer::take(std::size_t max, std::uint64_t up_to) {
+  std::vector<job_update> out;
+  take(max, up_to, out);
+  return out;
+}
+
+void job_buffer::take(std::size_t max, std::uint64_t up_to, std::vector<job_update>& out) {
   std::vector<std::pair<const std::string*, slot*>> chosen;
   chosen.reserve(std::min(max, pending_));
   for (queue* q : {&final_, &nonfinal_}) {
@@ -105,15 +129,13 @@ std::vector<job_update> job_buffer::take(std::size_t max, std::uint64_t up_to) {
   }
   // Sorting pointers, not the updates (a few hundred bytes each).
   std::sort(chosen.begin(), chosen.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
-  std::vector<job_update> out;
-  out.reserve(chosen.size());
+  out.reserve(out.size() + chosen.size());
   for (auto& [id, s] : chosen) {
     out.push_back(std::move(*s->pending));
     s->pending.reset();
   }
-  pending_ -= out.size();
-  in_flight_ += out.size();
-  return out;
+  pending_ -= chosen.size();
+  in_flight_ += chosen.size();
 }
 
 void job_buffer::written(const std::vector<job_update>& batch) {
@@ -122,7 +144,7 @@ void job_buffer::written(const std::vector<job_update>& batch) {
     if (it == slots_.end() || !it->second.in_flight) continue;
     it->second.in_flight = false;
     --in_flight_;
-    if (!it->second.pending) slots_.erase(it);
+    if (!it->second.pending) recycle_(it);
   }
 }
 
@@ -146,7 +168,7 @@ std::vector<std::string> job_buffer::put_back(std::vector<job_update> failed) {
       // are pending and it is not final, it is the one to lose.
       if (!nonfinal_.head && !is_final(older.state)) {
         ++dropped_nonfinal_;
-        slots_.erase(it);
+        recycle_(it);
         continue;
       }
       if (auto id = evict_one_()) dropped.push_back(std::move(*id));

@@ -26,7 +26,7 @@ public:
   // Merges u into the pending update for its task id (u is newer), or adds
   // it, dropping another job's update when the buffer is full. Returns the
   // task id of a FINAL update dropped to make room, if one was.
-  std::optional<std::string> add(job_update u);
+  std::optional<std::string> add(job_update&& u);
 
   // Removes and returns up to max pending updates: final states first, then
   // the rest, oldest first within each, sorted by task id (so concurrent
@@ -38,6 +38,9 @@ public:
   // (see last_added()): a flush then writes what was pending when it began,
   // and a job updated meanwhile waits for the next flush.
   std::vector<job_update> take(std::size_t max, std::uint64_t up_to = UINT64_MAX);
+  // The same, appending to `out` (a vector kept across flushes saves
+  // allocating one per batch).
+  void take(std::size_t max, std::uint64_t up_to, std::vector<job_update>& out);
 
   // Number of the latest add() that created a pending entry (merges into an
   // existing entry keep its number).
@@ -90,6 +93,10 @@ private:
   std::optional<std::string> evict_one_();
   // Forgets the pending update of the slot at `it` (erasing the slot unless in flight).
   void drop_pending_(slot_map::iterator it);
+  // The slot for a task id, created (from a spare node when there is one) if absent.
+  slot& slot_for_(const std::string& task_id);
+  // Erases a slot, keeping its node (and its key's buffer) for reuse.
+  void recycle_(slot_map::iterator it);
   // Links a slot whose pending update was just set.
   void enqueue_(slot& s, bool oldest);
   // Moves a slot whose pending update just became final to the back of final_.
@@ -97,6 +104,11 @@ private:
 
   std::size_t capacity_;
   slot_map slots_;
+  // Nodes of erased slots, reused by new ones: a quick task's slot lives
+  // for one flush, and reusing nodes spares the allocator a node and a key
+  // per task. At most max_spare_ are kept (each a few hundred bytes).
+  std::vector<slot_map::node_type> spare_;
+  std::size_t max_spare_;
   queue final_;
   queue nonfinal_;
   std::size_t pending_ = 0;

@@ -64,7 +64,7 @@ bool takes_over(const job_update& current, const job_update& incoming) noexcept 
   return state_rank(incoming.state) >= state_rank(current.state);
 }
 
-void merge_into(job_update& current, job_update incoming) {
+void merge_into(job_update& current, job_update&& incoming) {
   const bool accept = takes_over(current, incoming);
   const bool same_attempt = incoming.attempts == current.attempts;
   const bool newer_attempt = incoming.attempts > current.attempts;

@@ -74,7 +74,8 @@ bool normalize(job_update& u, util::wall_time now);
 bool takes_over(const job_update& current, const job_update& incoming) noexcept;
 
 // Folds `incoming` (the newer observation) into `current` under the rules
-// above; both are for the same task id.
-void merge_into(job_update& current, job_update incoming);
+// above; both are for the same task id. Takes what it keeps from
+// `incoming` (pass a copy to keep it whole).
+void merge_into(job_update& current, job_update&& incoming);
 
 }  // namespace celeriac::pg

@@ -125,30 +125,41 @@ void add_time(copy_text& row, const std::optional<util::wall_time>& t) {
   t ? row.add(std::int64_t{t->time_since_epoch().count()}) : row.add_null();
 }
 
+void encode_copy_row(copy_text& rows, const job_update& u) {
+  rows.add(u.task_id);
+  rows.add(u.name);
+  rows.add(u.queue);
+  rows.add(to_string(u.state));
+  rows.add(u.progress_done);
+  rows.add(u.progress_total);
+  rows.add(u.progress_unit);
+  u.meta ? rows.add(json::dump(*u.meta, json::style::compact)) : rows.add_null();
+  rows.add(u.message);
+  rows.add(u.error);
+  rows.add(u.result);
+  rows.add(std::int64_t{u.attempts});
+  rows.add(u.worker);
+  add_time(rows, u.created_at);
+  add_time(rows, u.started_at);
+  add_time(rows, u.finished_at);
+  rows.end_row();
+}
+
 }  // namespace
 
-std::string encode_copy_rows(std::span<const job_update> updates) {
+void encode_copy_rows(std::span<const job_update> updates, const std::function<void(std::string& rows)>& send) {
   copy_text rows;
+  std::string& text = rows.text();
+  text.reserve(copy_chunk_bytes + 4096);
   for (const job_update& u : updates) {
-    rows.add(u.task_id);
-    rows.add(u.name);
-    rows.add(u.queue);
-    rows.add(to_string(u.state));
-    rows.add(u.progress_done);
-    rows.add(u.progress_total);
-    rows.add(u.progress_unit);
-    u.meta ? rows.add(json::dump(*u.meta, json::style::compact)) : rows.add_null();
-    rows.add(u.message);
-    rows.add(u.error);
-    rows.add(u.result);
-    rows.add(std::int64_t{u.attempts});
-    rows.add(u.worker);
-    add_time(rows, u.created_at);
-    add_time(rows, u.started_at);
-    add_time(rows, u.finished_at);
-    rows.end_row();
+    encode_copy_row(rows, u);
+    if (text.size() < copy_chunk_bytes) continue;
+    send(text);
+    text.clear();
   }
-  return rows.finish();
+  if (text.empty()) return;
+  send(text);
+  text.clear();
 }
 
 namespace {
@@ -156,13 +167,17 @@ namespace {
 // libpqxx 6.4 has no other public way to send COPY data that is already
 // formatted: stream_to formats every field itself, with a few allocations
 // each. tablewriter is deprecated there but works (libpqxx 7 drops it).
-// The whole batch goes as one "line": write_raw_line passes its text to
-// PQputCopyData as is, ending it with the newline it strips.
+// Many rows go as one "line": write_raw_line hands its text to
+// PQputCopyData with a newline appended (after stripping one, at the price
+// of a copy, hence the pop_back).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-void copy_to_staging(pqxx::work& tx, const std::string& rows) {
+void copy_to_staging(pqxx::work& tx, std::span<const job_update> updates) {
   pqxx::tablewriter writer{tx, std::string(staging_table), staging_columns.begin(), staging_columns.end()};
-  writer.write_raw_line(rows);
+  encode_copy_rows(updates, [&writer](std::string& rows) {
+    rows.pop_back();
+    writer.write_raw_line(rows);
+  });
   writer.complete();
 }
 #pragma GCC diagnostic pop
@@ -189,12 +204,11 @@ void notify(pqxx::work& tx, const pqxx::result& written) {
 }
 
 std::size_t upsert(pqxx::connection& c, std::span<const job_update> updates) {
-  const std::string rows = encode_copy_rows(updates);
   // Prepared once per connection (libpqxx prepares it again after a reconnect).
   c.prepare(upsert_statement, upsert_sql());
   pqxx::work tx{c};
   tx.exec0(staging_sql());
-  copy_to_staging(tx, rows);
+  copy_to_staging(tx, updates);
   pqxx::result written = tx.exec_prepared(upsert_statement);
   if (!written.empty()) notify(tx, written);
   tx.commit();

@@ -9,6 +9,7 @@
 // repeated (only updated_at moves).
 
 #include <cstddef>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,9 +34,12 @@ inline constexpr std::string_view jobs_channel = "celeriac_jobs";
 // unless the exception is pqxx::in_doubt_error, and repeating is safe.
 std::size_t write_jobs(pqxx::connection& c, std::span<const job_update> updates);
 
-// The COPY text write_jobs sends for `updates` (for tests and
-// lib/pg/bench/job_store_bench).
-std::string encode_copy_rows(std::span<const job_update> updates);
+// The COPY text write_jobs sends for `updates`, handed to `send` in chunks
+// of whole rows (each ended by a newline) of about copy_chunk_bytes: small
+// enough for the allocator to serve from its free lists, large enough to
+// be few calls. `send` may change the text; it is cleared afterwards.
+inline constexpr std::size_t copy_chunk_bytes = 64 * 1024;
+void encode_copy_rows(std::span<const job_update> updates, const std::function<void(std::string& rows)>& send);
 
 struct rejected_update {
   std::string task_id;

@@ -59,6 +59,9 @@ public:
 
   // The rows so far, each ended by a newline; the builder is left empty.
   std::string finish();
+  // The rows so far, for a caller that sends them in chunks and clears the
+  // text afterwards (keeping its capacity).
+  std::string& text() noexcept { return text_; }
 
 private:
   void separator_();

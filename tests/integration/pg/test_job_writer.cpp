@@ -150,7 +150,7 @@ TEST_CASE("the SQL upsert applies the same rules as merge_into (randomised)") {
       if (!expected) {
         expected = u;
       } else {
-        pg::merge_into(*expected, u);
+        pg::merge_into(*expected, pg::job_update(u));
       }
     }
     auto row = pg::get_job(c, id);
