@@ -23,9 +23,9 @@ int attempts_of(std::int64_t retries, bool redelivered) noexcept {
   return static_cast<int>(std::min<std::int64_t>(n, 1'000'000));
 }
 
-std::optional<pg::job_update> lifecycle_update(const celery::task_message& m, const std::string& queue,
-                                               std::string_view state, const json::value& result,
-                                               const std::string& error, const std::string& worker) {
+std::optional<pg::job_update> lifecycle_update(const celery::task_message& m, std::string_view state,
+                                               const json::value& result, const std::string& error,
+                                               const job_labels& labels) {
   auto parsed = pg::parse_job_state(state);
   if (!parsed) return std::nullopt;
   pg::job_update u;
@@ -36,9 +36,9 @@ std::optional<pg::job_update> lifecycle_update(const celery::task_message& m, co
   // states between keep what is recorded (an empty field never erases),
   // which saves copying them for every task.
   if (*parsed != pg::job_state::started) {
-    u.name = m.headers.task;
-    u.queue = queue;
-    u.worker = worker;
+    u.name = labels.name;
+    u.queue = labels.queue;
+    u.worker = labels.worker;
   }
   switch (*parsed) {
     case pg::job_state::success: u.result = json::dump(result); break;
@@ -72,8 +72,9 @@ pg::job_update progress_update(const app::task_request& request, const app::prog
   return u;
 }
 
-job_store_sink::job_store_sink(boost::asio::any_io_executor ex, const std::string& database_url, std::string worker)
-    : worker_(std::move(worker)) {
+job_store_sink::job_store_sink(boost::asio::any_io_executor ex, const std::string& database_url,
+                               const std::string& worker)
+    : worker_(worker) {
   pg::pool_config pc;
   pc.url = database_url;
   pc.connections = store_connections;
@@ -98,7 +99,7 @@ boost::asio::awaitable<bool> job_store_sink::async_stop(std::chrono::millisecond
 
 void job_store_sink::record(const celery::task_message& m, const std::string& queue, std::string_view state,
                             const json::value& result, const std::string& error) {
-  auto u = lifecycle_update(m, queue, state, result, error, worker_);
+  auto u = lifecycle_update(m, state, result, error, {names_.get(m.headers.task), queues_.get(queue), worker_});
   if (!u) {
     log::warning("job store: ignoring unknown lifecycle state '{}' of task {}", state, m.headers.id);
     return;

@@ -28,14 +28,25 @@ void job_buffer::queue::remove(slot* s) noexcept {
 job_buffer::job_buffer(std::size_t capacity)
     : capacity_(std::max<std::size_t>(capacity, 1)), max_spare_(std::min<std::size_t>(capacity_, 8'192)) {}
 
-job_buffer::slot& job_buffer::slot_for_(const std::string& task_id) {
-  if (auto it = slots_.find(task_id); it != slots_.end()) return it->second;
-  if (spare_.empty()) return slots_.try_emplace(task_id).first->second;
-  slot_map::node_type node = std::move(spare_.back());
-  spare_.pop_back();
-  node.key() = task_id;
-  node.mapped() = slot{};
-  return slots_.insert(std::move(node)).position->second;
+job_buffer::slot& job_buffer::slot_for_(job_update& u) {
+  if (auto it = slots_.find(u.task_id); it != slots_.end()) return it->second;
+  slot_map::iterator it;
+  if (spare_.empty()) {
+    it = slots_.emplace(std::move(u.task_id), slot{}).first;
+  } else {
+    slot_map::node_type node = std::move(spare_.back());
+    spare_.pop_back();
+    node.key().assign(u.task_id);  // into the old key's buffer
+    node.mapped() = slot{};
+    it = slots_.insert(std::move(node)).position;
+  }
+  it->second.id = &it->first;
+  return it->second;
+}
+
+void job_buffer::hold_(slot& s, job_update&& u) {
+  s.pending = std::move(u);
+  s.pending->task_id = std::string();
 }
 
 void job_buffer::recycle_(slot_map::iterator it) {
@@ -55,14 +66,12 @@ void job_buffer::drop_pending_(slot_map::iterator it) {
 }
 
 std::optional<std::string> job_buffer::evict_one_() {
-  // The map is keyed by task id and a slot does not know its key: find the
-  // victim's entry through the key of its pending update.
   if (nonfinal_.head) {
-    drop_pending_(slots_.find(nonfinal_.head->pending->task_id));
+    drop_pending_(slots_.find(*nonfinal_.head->id));
     ++dropped_nonfinal_;
     return std::nullopt;
   }
-  std::string id = final_.head->pending->task_id;
+  std::string id = *final_.head->id;
   drop_pending_(slots_.find(id));
   ++dropped_final_;
   return id;
@@ -81,7 +90,7 @@ void job_buffer::refile_(slot& s, bool was_final) {
 }
 
 std::optional<std::string> job_buffer::add(job_update&& u) {
-  slot& s = slot_for_(u.task_id);
+  slot& s = slot_for_(u);
   if (s.pending) {
     const bool was_final = is_final(s.pending->state);
     merge_into(*s.pending, std::move(u));
@@ -92,23 +101,34 @@ std::optional<std::string> job_buffer::add(job_update&& u) {
   // flight). Eviction only touches slots with a pending update, so not this one.
   std::optional<std::string> dropped;
   if (pending_ >= capacity_) dropped = evict_one_();
-  s.pending = std::move(u);
+  hold_(s, std::move(u));
   s.seq = ++last_seq_;
   enqueue_(s, false);
   return dropped;
 }
 
-std::vector<job_update> job_buffer::take(std::size_t max, std::uint64_t up_to) {
-  std::vector<job_update> out;
+std::string_view job_buffer::batch::task_id(std::size_t i) const noexcept { return *slots_[i]->id; }
+
+const job_update& job_buffer::batch::update(std::size_t i) const noexcept { return *slots_[i]->writing; }
+
+std::vector<job_ref> job_buffer::batch::refs() const {
+  std::vector<job_ref> out;
+  out.reserve(slots_.size());
+  for (const slot* s : slots_) out.push_back({*s->id, &*s->writing});
+  return out;
+}
+
+job_buffer::batch job_buffer::take(std::size_t max, std::uint64_t up_to) {
+  batch out;
   take(max, up_to, out);
   return out;
 }
 
-void job_buffer::take(std::size_t max, std::uint64_t up_to, std::vector<job_update>& out) {
-  std::vector<std::pair<const std::string*, slot*>> chosen;
-  chosen.reserve(std::min(max, pending_));
+void job_buffer::take(std::size_t max, std::uint64_t up_to, batch& out) {
+  out.slots_.clear();
+  out.slots_.reserve(std::min(max, pending_));
   for (queue* q : {&final_, &nonfinal_}) {
-    for (slot* s = q->head; s && chosen.size() < max;) {
+    for (slot* s = q->head; s && out.slots_.size() < max;) {
       slot* next = s->next;
       if (s->in_flight) {  // its previous write has not returned yet
         s = next;
@@ -123,43 +143,39 @@ void job_buffer::take(std::size_t max, std::uint64_t up_to, std::vector<job_upda
       }
       q->remove(s);
       s->in_flight = true;
-      chosen.emplace_back(&s->pending->task_id, s);
+      s->writing = std::move(s->pending);
+      s->pending.reset();
+      out.slots_.push_back(s);
       s = next;
     }
   }
-  // Sorting pointers, not the updates (a few hundred bytes each).
-  std::sort(chosen.begin(), chosen.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
-  out.reserve(out.size() + chosen.size());
-  for (auto& [id, s] : chosen) {
-    out.push_back(std::move(*s->pending));
-    s->pending.reset();
-  }
-  pending_ -= chosen.size();
-  in_flight_ += chosen.size();
+  std::sort(out.slots_.begin(), out.slots_.end(), [](const slot* a, const slot* b) { return *a->id < *b->id; });
+  pending_ -= out.slots_.size();
+  in_flight_ += out.slots_.size();
 }
 
-void job_buffer::written(const std::vector<job_update>& batch) {
-  for (const auto& u : batch) {
-    auto it = slots_.find(u.task_id);
-    if (it == slots_.end() || !it->second.in_flight) continue;
-    it->second.in_flight = false;
+void job_buffer::written(batch& b) {
+  for (slot* s : b.slots_) {
+    s->writing.reset();
+    s->in_flight = false;
     --in_flight_;
-    if (!it->second.pending) recycle_(it);
+    if (!s->pending) recycle_(*s);
   }
+  b.slots_.clear();
 }
 
-std::vector<std::string> job_buffer::put_back(std::vector<job_update> failed) {
+std::vector<std::string> job_buffer::put_back(batch& b) {
   std::vector<std::string> dropped;
-  for (auto& older : failed) {
-    auto it = slots_.find(older.task_id);
-    if (it == slots_.end() || !it->second.in_flight) continue;
-    slot& s = it->second;
+  for (slot* sp : b.slots_) {
+    slot& s = *sp;
+    job_update older = std::move(*s.writing);
+    s.writing.reset();
     s.in_flight = false;
     --in_flight_;
     if (s.pending) {
       const bool was_final = is_final(s.pending->state);
       merge_into(older, std::move(*s.pending));
-      *s.pending = std::move(older);
+      hold_(s, std::move(older));
       refile_(s, was_final);
       continue;
     }
@@ -168,15 +184,16 @@ std::vector<std::string> job_buffer::put_back(std::vector<job_update> failed) {
       // are pending and it is not final, it is the one to lose.
       if (!nonfinal_.head && !is_final(older.state)) {
         ++dropped_nonfinal_;
-        recycle_(it);
+        recycle_(s);
         continue;
       }
       if (auto id = evict_one_()) dropped.push_back(std::move(*id));
     }
-    s.pending = std::move(older);
+    hold_(s, std::move(older));
     s.seq = 0;
     enqueue_(s, true);
   }
+  b.slots_.clear();
   return dropped;
 }
 

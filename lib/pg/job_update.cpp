@@ -16,6 +16,16 @@ void clean(std::optional<std::string>& field, std::size_t max_bytes) {
   truncate_utf8(*field, max_bytes);
 }
 
+// A label is shared, so it is replaced, not changed, when it needs cleaning
+// (rarely: the same label passes here for every job).
+void clean(std::optional<label>& field, std::size_t max_bytes) {
+  if (!field || (field->view().size() <= max_bytes && is_clean_utf8(field->view()))) return;
+  std::string text(field->view());
+  sanitize_utf8(text);
+  truncate_utf8(text, max_bytes);
+  field = label(std::move(text));
+}
+
 // Newer wins when the incoming update takes over, older otherwise; a
 // missing value never erases a recorded one.
 template <class T>

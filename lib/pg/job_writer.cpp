@@ -125,10 +125,13 @@ void add_time(copy_text& row, const std::optional<util::wall_time>& t) {
   t ? row.add(std::int64_t{t->time_since_epoch().count()}) : row.add_null();
 }
 
-void encode_copy_row(copy_text& rows, const job_update& u) {
-  rows.add(u.task_id);
-  rows.add(u.name);
-  rows.add(u.queue);
+void add_label(copy_text& rows, const std::optional<label>& l) { l ? rows.add(l->view()) : rows.add_null(); }
+
+void encode_copy_row(copy_text& rows, const job_ref& r) {
+  const job_update& u = *r.update;
+  rows.add(r.task_id);
+  add_label(rows, u.name);
+  add_label(rows, u.queue);
   rows.add(to_string(u.state));
   rows.add(u.progress_done);
   rows.add(u.progress_total);
@@ -138,7 +141,7 @@ void encode_copy_row(copy_text& rows, const job_update& u) {
   rows.add(u.error);
   rows.add(u.result);
   rows.add(std::int64_t{u.attempts});
-  rows.add(u.worker);
+  add_label(rows, u.worker);
   add_time(rows, u.created_at);
   add_time(rows, u.started_at);
   add_time(rows, u.finished_at);
@@ -147,12 +150,19 @@ void encode_copy_row(copy_text& rows, const job_update& u) {
 
 }  // namespace
 
-void encode_copy_rows(std::span<const job_update> updates, const std::function<void(std::string& rows)>& send) {
+std::vector<job_ref> refs_of(std::span<const job_update> updates) {
+  std::vector<job_ref> refs;
+  refs.reserve(updates.size());
+  for (const job_update& u : updates) refs.push_back({u.task_id, &u});
+  return refs;
+}
+
+void encode_copy_rows(std::span<const job_ref> updates, const std::function<void(std::string& rows)>& send) {
   copy_text rows;
   std::string& text = rows.text();
   text.reserve(copy_chunk_bytes + 4096);
-  for (const job_update& u : updates) {
-    encode_copy_row(rows, u);
+  for (const job_ref& r : updates) {
+    encode_copy_row(rows, r);
     if (text.size() < copy_chunk_bytes) continue;
     send(text);
     text.clear();
@@ -172,7 +182,7 @@ namespace {
 // of a copy, hence the pop_back).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-void copy_to_staging(pqxx::work& tx, std::span<const job_update> updates) {
+void copy_to_staging(pqxx::work& tx, std::span<const job_ref> updates) {
   pqxx::tablewriter writer{tx, std::string(staging_table), staging_columns.begin(), staging_columns.end()};
   encode_copy_rows(updates, [&writer](std::string& rows) {
     rows.pop_back();
@@ -203,7 +213,7 @@ void notify(pqxx::work& tx, const pqxx::result& written) {
                  payloads.finish());
 }
 
-std::size_t upsert(pqxx::connection& c, std::span<const job_update> updates) {
+std::size_t upsert(pqxx::connection& c, std::span<const job_ref> updates) {
   // Prepared once per connection (libpqxx prepares it again after a reconnect).
   c.prepare(upsert_statement, upsert_sql());
   pqxx::work tx{c};
@@ -217,17 +227,22 @@ std::size_t upsert(pqxx::connection& c, std::span<const job_update> updates) {
 
 }  // namespace
 
-std::size_t write_jobs(pqxx::connection& c, std::span<const job_update> updates) {
+std::size_t write_jobs(pqxx::connection& c, std::span<const job_ref> updates) {
   if (updates.empty()) return 0;
   return upsert(c, updates);
 }
 
-std::vector<rejected_update> write_jobs_one_by_one(pqxx::connection& c, std::span<const job_update> updates) {
+std::size_t write_jobs(pqxx::connection& c, std::span<const job_update> updates) {
+  return write_jobs(c, refs_of(updates));
+}
+
+std::vector<rejected_update> write_jobs_one_by_one(pqxx::connection& c, std::span<const job_ref> updates) {
   std::vector<rejected_update> rejected;
-  for (const job_update& u : updates) {
+  for (const job_ref& r : updates) {
+    const job_update& u = *r.update;
     std::exception_ptr failure;
     try {
-      upsert(c, std::span(&u, 1));
+      upsert(c, std::span(&r, 1));
       continue;
     } catch (...) {
       failure = std::current_exception();
@@ -242,13 +257,14 @@ std::vector<rejected_update> write_jobs_one_by_one(pqxx::connection& c, std::spa
     truncate_utf8(note, 1024);
     stripped.message = stripped.message ? *stripped.message + "; " + note : note;
     try {
-      upsert(c, std::span(&stripped, 1));
+      const job_ref stripped_ref{r.task_id, &stripped};
+      upsert(c, std::span(&stripped_ref, 1));
       continue;
     } catch (...) {
       failure = std::current_exception();
     }
     if (classify(failure) != failure_kind::data) std::rethrow_exception(failure);
-    rejected.push_back({u.task_id, describe(failure)});
+    rejected.push_back({std::string(r.task_id), describe(failure)});
   }
   return rejected;
 }

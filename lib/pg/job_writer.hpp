@@ -32,6 +32,7 @@ inline constexpr std::string_view jobs_channel = "celeriac_jobs";
 // notifies each written row. Returns the number of rows written. An empty
 // span does nothing. Throws what libpqxx throws; nothing is written then
 // unless the exception is pqxx::in_doubt_error, and repeating is safe.
+std::size_t write_jobs(pqxx::connection& c, std::span<const job_ref> updates);
 std::size_t write_jobs(pqxx::connection& c, std::span<const job_update> updates);
 
 // The COPY text write_jobs sends for `updates`, handed to `send` in chunks
@@ -39,7 +40,10 @@ std::size_t write_jobs(pqxx::connection& c, std::span<const job_update> updates)
 // enough for the allocator to serve from its free lists, large enough to
 // be few calls. `send` may change the text; it is cleared afterwards.
 inline constexpr std::size_t copy_chunk_bytes = 64 * 1024;
-void encode_copy_rows(std::span<const job_update> updates, const std::function<void(std::string& rows)>& send);
+void encode_copy_rows(std::span<const job_ref> updates, const std::function<void(std::string& rows)>& send);
+
+// Views of `updates` with their own task ids.
+std::vector<job_ref> refs_of(std::span<const job_update> updates);
 
 struct rejected_update {
   std::string task_id;
@@ -51,6 +55,6 @@ struct rejected_update {
 // without meta and result (with a note in message) so its state still
 // lands; one refused even then is returned. Connection failures propagate
 // (what was written stays written; repeating is safe).
-std::vector<rejected_update> write_jobs_one_by_one(pqxx::connection& c, std::span<const job_update> updates);
+std::vector<rejected_update> write_jobs_one_by_one(pqxx::connection& c, std::span<const job_ref> updates);
 
 }  // namespace celeriac::pg

@@ -136,6 +136,15 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 
 }  // namespace
 
+bool is_clean_utf8(std::string_view text) noexcept {
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t n = utf8_sequence(text, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
 void sanitize_utf8(std::string& text) {
   std::size_t i = 0;
   while (i < text.size() && utf8_sequence(text, i) == 1) ++i;  // fast path: ASCII

@@ -82,6 +82,9 @@ std::string quote_identifier(std::string_view name);
 // (which PostgreSQL text cannot hold), with U+FFFD. Leaves valid text as is.
 void sanitize_utf8(std::string& text);
 
+// True when sanitize_utf8 would leave `text` as it is.
+bool is_clean_utf8(std::string_view text) noexcept;
+
 // Cuts text to at most max_bytes without splitting a UTF-8 sequence.
 void truncate_utf8(std::string& text, std::size_t max_bytes);
 

@@ -76,13 +76,14 @@ TEST_CASE("attempts come from the message") {
   CHECK(worker::attempts_of(2, false) == 3);
   CHECK(worker::attempts_of(2, true) == 4);
   CHECK(worker::attempts_of(-5, false) == 1);
-  auto u = worker::lifecycle_update(message("x", 1, true), "q", "SUCCESS", json::object{{"n", 1}}, "", "w");
+  const worker::job_labels labels{"tests.job", "q", "w"};
+  auto u = worker::lifecycle_update(message("x", 1, true), "SUCCESS", json::object{{"n", 1}}, "", labels);
   REQUIRE(u);
   CHECK(u->attempts == 3);
   CHECK(u->result == std::optional<std::string>(R"({"n": 1})"));
   CHECK(u->queue == std::optional<std::string>("q"));
-  CHECK_FALSE(worker::lifecycle_update(message("x"), "q", "PENDING", nullptr, "", "w"));
-  auto r = worker::lifecycle_update(message("x"), "q", "REVOKED", nullptr, "expired", "w");
+  CHECK_FALSE(worker::lifecycle_update(message("x"), "PENDING", nullptr, "", labels));
+  auto r = worker::lifecycle_update(message("x"), "REVOKED", nullptr, "expired", labels);
   CHECK(r->message == std::optional<std::string>("revoked: expired"));
   CHECK_FALSE(r->error);
 }

@@ -84,7 +84,7 @@ TEST_CASE("write_jobs upserts a batch and get_job/list_jobs read it back") {
   REQUIRE(finished.size() == 1);
   CHECK(finished[0].task_id == "b");
   CHECK(pg::list_jobs(c, {.limit = 1}).size() == 1);
-  CHECK(pg::write_jobs(c, {}) == 0);
+  CHECK(pg::write_jobs(c, std::vector<pg::job_update>{}) == 0);
 }
 
 TEST_CASE("a late PROGRESS never overwrites a final state, and repeating a write changes nothing") {
@@ -266,7 +266,7 @@ TEST_CASE("data the server refuses costs the batch its meta/result, not its stat
   REQUIRE(failure);
   CHECK(pg::classify(failure) == pg::failure_kind::data);
 
-  auto rejected = pg::write_jobs_one_by_one(c, batch);
+  auto rejected = pg::write_jobs_one_by_one(c, pg::refs_of(batch));
   CHECK(rejected.empty());
   CHECK(pg::get_job(c, "good")->state == pg::job_state::success);
   auto row = pg::get_job(c, "bad");
