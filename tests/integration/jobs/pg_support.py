@@ -129,14 +129,19 @@ class Listener:
         self.conn = pg.connect()
         self.conn.cursor().execute("LISTEN celeriac_jobs")
         self.payloads = []
+        self.raw = []  # the payloads as received
 
     def collect(self, wait=0.0):
         import select
         if wait > 0:
             select.select([self.conn], [], [], wait)
         self.conn.poll()
+        # One poll() reads about one buffer's worth: read on while more waits.
+        while select.select([self.conn], [], [], 0)[0]:
+            self.conn.poll()
         while self.conn.notifies:
             n = self.conn.notifies.pop(0)
+            self.raw.append(n.payload)
             rows = self._json.loads(n.payload)
             self.payloads.extend(rows if isinstance(rows, list) else [rows])
         return self.payloads
