@@ -1,7 +1,9 @@
 #pragma once
-// The SQL side of the job store: a batch of job updates becomes ONE
-// parameterised multi-row upsert into celeriac_jobs, plus one
-// NOTIFY celeriac_jobs per written row, in one transaction.
+// The SQL side of the job store: a batch of job updates is copied (COPY)
+// into a temporary staging table and upserted into celeriac_jobs from it
+// in ONE statement, and the written rows are announced with a few
+// NOTIFY celeriac_jobs (job_notification.hpp), all in one transaction.
+// docs/postgres.md says why this shape and what it costs.
 //
 // The upsert applies the rules of job_update.hpp in SQL, against whatever
 // the row holds (other workers write it too), so that writing the same
@@ -21,15 +23,12 @@
 
 namespace celeriac::pg {
 
-// LISTEN on this channel to follow job changes. Each payload is a JSON
-// object with the row as written:
-//   {"task_id" : "...", "state" : "PROGRESS", "progress_done" : 40,
-//    "progress_total" : 100, "progress_unit" : "rows"}
-// (progress fields may be null).
+// LISTEN on this channel to follow job changes. Each payload lists rows as
+// written (see job_notification.hpp; parse_job_notifications decodes it).
 inline constexpr std::string_view jobs_channel = "celeriac_jobs";
 
 // Upserts `updates` (distinct task ids, normalized) in one transaction and
-// notifies each written row. Returns the number of rows written. An empty
+// announces the written rows. Returns the number of rows written. An empty
 // span does nothing. Throws what libpqxx throws; nothing is written then
 // unless the exception is pqxx::in_doubt_error, and repeating is safe.
 std::size_t write_jobs(pqxx::connection& c, std::span<const job_ref> updates);
