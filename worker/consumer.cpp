@@ -83,7 +83,8 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
   // task: the supervisor learns what runs without a syscall.
   executor::start_callback on_start = [this](const job& j) {
     slot_.mark_running(j.seq, j.delivery_tag, j.hard_deadline, j.hard_limit.value_or(0));
-    if (sink_ || settings_.acks_early || events_->task_events_on())
+    if (sink_) sink_->started(j.request);
+    if (settings_.acks_early || events_->task_events_on())
       asio::post(io_, [this, seq = j.seq] { on_started(seq); });
   };
   app::task_context::progress_sink progress;

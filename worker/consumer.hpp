@@ -216,6 +216,8 @@ private:
   void defer(broker::fetched_message& m, int priority, double due);
   // --max-tasks-per-child / --max-memory-per-child, between tasks.
   void check_recycle();
+  // A task began (posted only for acks_early and task events: the job
+  // store takes STARTED on the executor thread, see lifecycle_sink).
   void on_started(std::uint64_t seq);
   void on_outcome(outcome o);
   // Queues h's result meta (when not empty) and its ack; forgets h.

@@ -85,7 +85,6 @@ void consumer::on_started(std::uint64_t seq) {
   if (it == held_.end()) return;
   held_message& h = it->second;
   h.where = held_message::phase::running;
-  if (sink_) sink_->record(h.message, h.queue.str(), "STARTED", nullptr, {});
   emit_started(h);
   if (settings_.acks_early && !h.acked_early) {
     h.acked_early = true;

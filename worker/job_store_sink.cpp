@@ -9,10 +9,12 @@ namespace celeriac::worker {
 namespace {
 
 // Write connections per child (job_store's concurrent_writes). A batch of
-// 5,000 rows takes ~0.4 s on a loaded 2-core machine (docs/postgres.md),
-// so two keep up with a child draining noop tasks; N children take 2N of
-// the server's connections.
-constexpr std::size_t store_connections = 2;
+// 5,000 rows costs the server about 50 ms (docs/postgres.md), so one keeps
+// up with a child draining no-op tasks; a second only adds a session
+// inserting into the same index pages, which cost the server twice the CPU
+// per row in the noop drain (docs/benchmarks.md). N children take N of the
+// server's connections.
+constexpr std::size_t store_connections = 1;
 
 }  // namespace
 
@@ -21,9 +23,9 @@ int attempts_of(std::int64_t retries, bool redelivered) noexcept {
   return static_cast<int>(std::min<std::int64_t>(n, 1'000'000));
 }
 
-std::optional<pg::job_update> lifecycle_update(const celery::task_message& m, const std::string& queue,
-                                               std::string_view state, const json::value& result,
-                                               const std::string& error, const std::string& worker) {
+std::optional<pg::job_update> lifecycle_update(const celery::task_message& m, std::string_view state,
+                                               const json::value& result, const std::string& error,
+                                               const job_labels& labels) {
   auto parsed = pg::parse_job_state(state);
   if (!parsed) return std::nullopt;
   pg::job_update u;
@@ -34,9 +36,9 @@ std::optional<pg::job_update> lifecycle_update(const celery::task_message& m, co
   // states between keep what is recorded (an empty field never erases),
   // which saves copying them for every task.
   if (*parsed != pg::job_state::started) {
-    u.name = m.headers.task;
-    u.queue = queue;
-    u.worker = worker;
+    u.name = labels.name;
+    u.queue = labels.queue;
+    u.worker = labels.worker;
   }
   switch (*parsed) {
     case pg::job_state::success: u.result = json::dump(result); break;
@@ -47,6 +49,14 @@ std::optional<pg::job_update> lifecycle_update(const celery::task_message& m, co
       break;
     default: break;
   }
+  return u;
+}
+
+pg::job_update started_update(const app::task_request& request) {
+  pg::job_update u;
+  u.task_id = request.id;
+  u.state = pg::job_state::started;
+  u.attempts = attempts_of(request.retries, request.redelivered);
   return u;
 }
 
@@ -62,8 +72,9 @@ pg::job_update progress_update(const app::task_request& request, const app::prog
   return u;
 }
 
-job_store_sink::job_store_sink(boost::asio::any_io_executor ex, const std::string& database_url, std::string worker)
-    : worker_(std::move(worker)) {
+job_store_sink::job_store_sink(boost::asio::any_io_executor ex, const std::string& database_url,
+                               const std::string& worker)
+    : worker_(worker) {
   pg::pool_config pc;
   pc.url = database_url;
   pc.connections = store_connections;
@@ -88,13 +99,15 @@ boost::asio::awaitable<bool> job_store_sink::async_stop(std::chrono::millisecond
 
 void job_store_sink::record(const celery::task_message& m, const std::string& queue, std::string_view state,
                             const json::value& result, const std::string& error) {
-  auto u = lifecycle_update(m, queue, state, result, error, worker_);
+  auto u = lifecycle_update(m, state, result, error, {names_.get(m.headers.task), queues_.get(queue), worker_});
   if (!u) {
     log::warning("job store: ignoring unknown lifecycle state '{}' of task {}", state, m.headers.id);
     return;
   }
   store_->record(std::move(*u));
 }
+
+void job_store_sink::started(const app::task_request& request) { store_->record(started_update(request)); }
 
 void job_store_sink::progress(const app::task_request& request, const app::progress_report& report) {
   store_->record(progress_update(request, report));

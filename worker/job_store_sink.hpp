@@ -27,19 +27,27 @@ namespace celeriac::worker {
 // worker). Derived from the message, so a repeated write is identical.
 int attempts_of(std::int64_t retries, bool redelivered) noexcept;
 
+// What the labels of a delivery's updates say.
+struct job_labels {
+  pg::label name;    // the task
+  pg::label queue;   // where the message came from
+  pg::label worker;  // this worker's node name
+};
+
 // The job_update a lifecycle event becomes (a pure function, for tests).
 // state is RECEIVED, STARTED, RETRY, SUCCESS, FAILURE or REVOKED; an
 // unknown name becomes nullopt.
-std::optional<pg::job_update> lifecycle_update(const celery::task_message& m, const std::string& queue,
-                                               std::string_view state, const json::value& result,
-                                               const std::string& error, const std::string& worker);
+std::optional<pg::job_update> lifecycle_update(const celery::task_message& m, std::string_view state,
+                                               const json::value& result, const std::string& error,
+                                               const job_labels& labels);
+pg::job_update started_update(const app::task_request& request);
 pg::job_update progress_update(const app::task_request& request, const app::progress_report& report);
 
 class job_store_sink final : public lifecycle_sink {
 public:
   // Builds the pool (connections open lazily) and the store on `ex`; call
   // start(). worker: the node name written to celeriac_jobs.worker.
-  job_store_sink(boost::asio::any_io_executor ex, const std::string& database_url, std::string worker);
+  job_store_sink(boost::asio::any_io_executor ex, const std::string& database_url, const std::string& worker);
   ~job_store_sink() override;
 
   void start();
@@ -50,12 +58,16 @@ public:
 
   void record(const celery::task_message& m, const std::string& queue, std::string_view state,
               const json::value& result, const std::string& error) override;
+  void started(const app::task_request& request) override;
   void progress(const app::task_request& request, const app::progress_report& report) override;
 
   pg::job_store_stats stats() const { return store_->stats(); }
 
 private:
-  std::string worker_;
+  pg::label worker_;
+  // Most tasks share a name and a queue with the one before.
+  pg::label_cache names_;
+  pg::label_cache queues_;
   std::unique_ptr<pg::pool> pool_;
   std::unique_ptr<pg::job_store> store_;
 };

@@ -175,10 +175,9 @@ int watch(const std::string& conninfo, const std::string& redacted, const std::s
       bool ours = false;
       while (!ours && steady::now() < until) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - steady::now());
-        for (const pg::notification& n : listener->wait(std::max(left, std::chrono::milliseconds(1)))) {
-          auto note = pg::parse_job_notification(n.payload);
-          ours = ours || (note && note->task_id == task_id);
-        }
+        for (const pg::notification& n : listener->wait(std::max(left, std::chrono::milliseconds(1))))
+          for (const pg::job_notification& row : pg::parse_job_notifications(n.payload))
+            ours = ours || row.task_id == task_id;
       }
     } catch (const pqxx::broken_connection&) {
       listener.reset();

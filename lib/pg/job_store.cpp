@@ -121,7 +121,7 @@ struct job_store::impl : std::enable_shared_from_this<impl> {
 
   // Writes one batch; on failure returns the exception (the caller puts the
   // batch back).
-  asio::awaitable<std::exception_ptr> write(const std::vector<job_update>& batch) {
+  asio::awaitable<std::exception_ptr> write(const std::vector<job_ref>& batch) {
     std::exception_ptr failure;
     try {
       std::size_t rows = co_await db.async_run(
@@ -193,22 +193,26 @@ struct job_store::impl : std::enable_shared_from_this<impl> {
   // until none is left or a write fails (then its batch goes back to the
   // buffer and `failed` is set).
   asio::awaitable<void> writer(std::uint64_t up_to, bool& failed) {
+    job_buffer::batch batch;
     for (;;) {
       if (abandon || failed) co_return;
-      std::vector<job_update> batch;
+      std::vector<job_ref> refs;
       {
         std::lock_guard lock(mutex);
-        batch = buffer.take(cfg.max_batch_rows, up_to);
+        buffer.take(cfg.max_batch_rows, up_to, batch);
+        // Built under the lock: record() may relink the slots meanwhile
+        // (never the in-flight updates these point at).
+        refs = batch.refs();
       }
       if (batch.empty()) co_return;
-      std::exception_ptr failure = co_await write(batch);
+      std::exception_ptr failure = co_await write(refs);
       {
         std::lock_guard lock(mutex);
         if (!failure) {
           buffer.written(batch);
           continue;
         }
-        for (const auto& id : buffer.put_back(std::move(batch))) note_final_drop(id);
+        for (const auto& id : buffer.put_back(batch)) note_final_drop(id);
       }
       failed = true;
       note_failure(failure);

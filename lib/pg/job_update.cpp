@@ -16,6 +16,16 @@ void clean(std::optional<std::string>& field, std::size_t max_bytes) {
   truncate_utf8(*field, max_bytes);
 }
 
+// A label is shared, so it is replaced, not changed, when it needs cleaning
+// (rarely: the same label passes here for every job).
+void clean(std::optional<label>& field, std::size_t max_bytes) {
+  if (!field || (field->view().size() <= max_bytes && is_clean_utf8(field->view()))) return;
+  std::string text(field->view());
+  sanitize_utf8(text);
+  truncate_utf8(text, max_bytes);
+  field = label(std::move(text));
+}
+
 // Newer wins when the incoming update takes over, older otherwise; a
 // missing value never erases a recorded one.
 template <class T>
@@ -64,7 +74,7 @@ bool takes_over(const job_update& current, const job_update& incoming) noexcept 
   return state_rank(incoming.state) >= state_rank(current.state);
 }
 
-void merge_into(job_update& current, job_update incoming) {
+void merge_into(job_update& current, job_update&& incoming) {
   const bool accept = takes_over(current, incoming);
   const bool same_attempt = incoming.attempts == current.attempts;
   const bool newer_attempt = incoming.attempts > current.attempts;

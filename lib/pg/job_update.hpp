@@ -20,8 +20,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "json/value.hpp"
+#include "pg/job_label.hpp"
 #include "pg/job_state.hpp"
 #include "util/clock.hpp"
 
@@ -31,8 +33,8 @@ struct job_update {
   std::string task_id;  // required; at most max_task_id_bytes
   job_state state = job_state::received;
   // Fields left empty keep what is already recorded for the job.
-  std::optional<std::string> name;   // task name, e.g. "tasks.csv_import"
-  std::optional<std::string> queue;  // queue the message came from
+  std::optional<label> name;   // task name, e.g. "tasks.csv_import"
+  std::optional<label> queue;  // queue the message came from
   std::optional<std::int64_t> progress_done;
   std::optional<std::int64_t> progress_total;
   std::optional<std::string> progress_unit;  // "rows", "bytes", ...
@@ -47,10 +49,17 @@ struct job_update {
   // message (derived from the message, so a repeated write carries the same
   // number and stays idempotent).
   int attempts = 1;
-  std::optional<std::string> worker;  // "celeriac@host"
+  std::optional<label> worker;  // "celeriac@host"
   std::optional<util::wall_time> created_at;
   std::optional<util::wall_time> started_at;
   std::optional<util::wall_time> finished_at;
+};
+
+// An update and the task id it is for, viewed where they are kept (the
+// job store's buffer keeps each id once, as its key).
+struct job_ref {
+  std::string_view task_id;
+  const job_update* update = nullptr;
 };
 
 // Bounds applied by normalize(); longer values are cut at a UTF-8 boundary.
@@ -74,7 +83,8 @@ bool normalize(job_update& u, util::wall_time now);
 bool takes_over(const job_update& current, const job_update& incoming) noexcept;
 
 // Folds `incoming` (the newer observation) into `current` under the rules
-// above; both are for the same task id.
-void merge_into(job_update& current, job_update incoming);
+// above; both are for the same task id. Takes what it keeps from
+// `incoming` (pass a copy to keep it whole).
+void merge_into(job_update& current, job_update&& incoming);
 
 }  // namespace celeriac::pg

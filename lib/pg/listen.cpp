@@ -5,7 +5,6 @@
 #include <pqxx/connection>
 #include <pqxx/notification>
 
-#include "json/parse.hpp"
 #include "pg/conninfo.hpp"
 
 namespace celeriac::pg {
@@ -57,22 +56,6 @@ std::vector<notification> listener::wait(std::chrono::milliseconds timeout) {
                                    static_cast<long>(left.count() % 1'000'000));
   }
   return std::exchange(impl_->received, {});
-}
-
-std::optional<job_notification> parse_job_notification(std::string_view payload) {
-  auto parsed = json::parse(payload);
-  if (!parsed || !parsed->is_object()) return std::nullopt;
-  const json::value& v = *parsed;
-  const json::value* id = v.find("task_id");
-  const json::value* state = v.find("state");
-  if (!id || !id->is_string() || !state || !state->is_string()) return std::nullopt;
-  auto s = parse_job_state(state->as_string());
-  if (!s) return std::nullopt;
-  job_notification n{id->as_string(), *s, std::nullopt, std::nullopt, std::nullopt};
-  if (const auto* f = v.find("progress_done"); f && f->is_integer()) n.progress_done = f->as_integer();
-  if (const auto* f = v.find("progress_total"); f && f->is_integer()) n.progress_total = f->as_integer();
-  if (const auto* f = v.find("progress_unit"); f && f->is_string()) n.progress_unit = f->as_string();
-  return n;
 }
 
 }  // namespace celeriac::pg

@@ -1,17 +1,15 @@
 #pragma once
 // Following celeriac_jobs live: LISTEN on a dedicated connection and read
-// the NOTIFY payloads the job store sends with each write. For
-// `celeriac status --watch`, dashboards and tests.
+// the NOTIFY payloads the job store sends with each write (decode them with
+// parse_job_notifications). For `celeriac status --watch`, dashboards and
+// tests.
 
 #include <chrono>
-#include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
-#include "pg/job_state.hpp"
+#include "pg/job_notification.hpp"
 #include "pg/job_writer.hpp"
 
 namespace celeriac::pg {
@@ -43,18 +41,5 @@ private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };
-
-// A job store payload, decoded.
-struct job_notification {
-  std::string task_id;
-  job_state state = job_state::received;
-  std::optional<std::int64_t> progress_done;
-  std::optional<std::int64_t> progress_total;
-  std::optional<std::string> progress_unit;
-};
-
-// Decodes a celeriac_jobs payload; nullopt if it is not one (not JSON, no
-// task_id, unknown state).
-std::optional<job_notification> parse_job_notification(std::string_view payload);
 
 }  // namespace celeriac::pg

@@ -1,6 +1,8 @@
 #include "pg/sql_text.hpp"
 
+#include <charconv>
 #include <stdexcept>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -37,6 +39,53 @@ std::string array_literal::finish() {
   text_.assign(1, '{');
   empty_ = true;
   return out;
+}
+
+void copy_text::separator_() {
+  if (row_started_) text_.push_back('\t');
+  row_started_ = true;
+}
+
+void copy_text::add_null() {
+  separator_();
+  text_.append("\\N");
+}
+
+void copy_text::add(std::string_view field) {
+  separator_();
+  std::size_t from = 0;
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    char escaped;
+    switch (field[i]) {
+      case '\\': escaped = '\\'; break;
+      case '\t': escaped = 't'; break;
+      case '\n': escaped = 'n'; break;
+      case '\r': escaped = 'r'; break;
+      default: continue;
+    }
+    text_.append(field.substr(from, i - from));
+    text_.push_back('\\');
+    text_.push_back(escaped);
+    from = i + 1;
+  }
+  text_.append(field.substr(from));
+}
+
+void copy_text::add(std::int64_t field) {
+  separator_();
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, field).ptr;
+  text_.append(digits, end);
+}
+
+void copy_text::end_row() {
+  text_.push_back('\n');
+  row_started_ = false;
+}
+
+std::string copy_text::finish() {
+  row_started_ = false;
+  return std::exchange(text_, {});
 }
 
 bool valid_identifier(std::string_view name) noexcept {
@@ -86,6 +135,15 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 }
 
 }  // namespace
+
+bool is_clean_utf8(std::string_view text) noexcept {
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t n = utf8_sequence(text, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
 
 void sanitize_utf8(std::string& text) {
   std::size_t i = 0;

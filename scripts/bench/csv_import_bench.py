@@ -5,16 +5,14 @@ psql's \\copy vs a Python Celery-style task using psycopg2's execute_values
 primary key, and with all four of its indexes. The methods alternate
 within each round (the order rotating between rounds), so a noisy machine
 hits them alike; medians and ranges are reported.
-Also: the worker child's peak RSS for a small and a large file, and what
---database costs the worker's throughput (celeriac.noop drain rate with
-and without it).
+Also: the worker child's peak RSS for a small and a large file. What
+--database costs the worker's throughput is scripts/bench-database's.
 
 Run through scripts/bench-csv. Everything runs on private servers on free
 loopback ports in a temporary folder (PostgreSQL with its default
 durability, --durable). Prints a markdown section on stdout.
 """
 import argparse
-import base64
 import json
 import os
 import platform
@@ -27,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 
 import psycopg2
 import redis
@@ -265,57 +262,6 @@ class Bench:
         kids = child_pids(self.worker.p.pid)
         return status_kib(kids[0], "VmHWM") if kids else 0
 
-    # -- noop drain ----------------------------------------------------------
-
-    def noop_drain(self, n, database):
-        body = base64.b64encode(json.dumps(
-            [[], {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]).encode()).decode()
-        self.r.flushdb()
-        self.sql("TRUNCATE celeriac_jobs")
-        pipe = self.r.pipeline(transaction=False)
-        ids = []
-        for i in range(n):
-            tid = str(uuid.uuid4())
-            ids.append(tid)
-            pipe.lpush("celery", json.dumps({
-                "body": body, "content-encoding": "utf-8", "content-type": "application/json",
-                "headers": {"lang": "py", "task": "celeriac.noop", "id": tid, "shadow": None, "eta": None,
-                            "expires": None, "group": None, "group_index": None, "retries": 0,
-                            "timelimit": [None, None], "root_id": tid, "parent_id": None, "argsrepr": "()",
-                            "kwargsrepr": "{}", "origin": "gen1@bench", "ignore_result": False},
-                "properties": {"correlation_id": tid, "reply_to": str(uuid.uuid4()), "delivery_mode": 2,
-                               "delivery_info": {"exchange": "", "routing_key": "celery"}, "priority": 0,
-                               "body_encoding": "base64", "delivery_tag": str(uuid.uuid4())}}))
-            if i % 2000 == 1999:
-                pipe.execute()
-        pipe.execute()
-        argv = [self.args.celeriac, "worker", "-b", self.redis_url, "-c", "2", "--prefetch-multiplier", "1000",
-                "-l", "warning"] + (["--database", self.dsn] if database else [])
-        pg_cpu = cpu_seconds(self.postgres_pids())
-        w = Proc(argv, os.path.join(self.tmp, "noop.log"))
-        try:
-            start = None
-            deadline = time.monotonic() + 900
-            while time.monotonic() < deadline:
-                left = self.r.llen("celery")
-                if start is None and left < n:
-                    start = time.monotonic()
-                if left == 0 and self.r.hlen("unacked") == 0:
-                    break
-                time.sleep(0.005)
-            drained = time.monotonic() - start
-            cpu = (cpu_seconds(child_pids(w.p.pid)), cpu_seconds(self.postgres_pids()) - pg_cpu)
-            rows_at = None
-            if database:
-                while time.monotonic() < deadline:
-                    if self.sql("SELECT count(*) FROM celeriac_jobs WHERE state = 'SUCCESS'")[0][0] >= n:
-                        rows_at = time.monotonic() - start
-                        break
-                    time.sleep(0.05)
-            return n / drained, (n / rows_at if rows_at else None), cpu
-        finally:
-            w.stop()
-
 
 def median(xs):
     return statistics.median(xs)
@@ -359,7 +305,6 @@ def main():
     ap.add_argument("--runs", type=int, default=5, help="rounds per index setting (median and range reported)")
     ap.add_argument("--psycopg2-runs", type=int, default=1)
     ap.add_argument("--chunk-rows", type=int, default=10_000)
-    ap.add_argument("--noop", type=int, default=100_000, help="noop tasks per drain run; 0 skips it")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="celeriac-bench-csv-")
@@ -404,19 +349,14 @@ def main():
         b.worker.stop()
         b.worker = None
 
-        noop = None
-        if args.noop:
-            off, _, cpu_off = b.noop_drain(args.noop, False)
-            on, rows_rate, cpu_on = b.noop_drain(args.noop, True)
-            noop = (off, on, rows_rate, cpu_off, cpu_on)
     finally:
         b.close()
         shutil.rmtree(tmp, ignore_errors=True)
     load_after = os.getloadavg()
-    report(args, size_mb, rates, backend_cpu, load_before, load_after, rss_small, rss_big, noop)
+    report(args, size_mb, rates, backend_cpu, load_before, load_after, rss_small, rss_big)
 
 
-def report(args, size_mb, rates, backend_cpu, load_before, load_after, rss_small, rss_big, noop):
+def report(args, size_mb, rates, backend_cpu, load_before, load_after, rss_small, rss_big):
     pk, every = rates[False], rates[True]
     med = {k: {m: median(v) for m, v in r.items() if v} for k, r in rates.items()}
     best = {k: max(CELERIAC_PARTS, key=lambda n: med[k][f"celeriac p{n}"]) for k in (False, True)}
@@ -499,20 +439,6 @@ def report(args, size_mb, rates, backend_cpu, load_before, load_after, rss_small
     print(f"Peak RSS of the worker child (VmHWM) with parallel=4: {rss_small / 1024:.1f} MiB after a "
           f"{args.rows // 10:,}-row file, {rss_big / 1024:.1f} MiB after the {args.rows:,}-row one: memory is "
           "bounded by a chunk per part, not the file.")
-    if noop:
-        off, on, rows_rate, cpu_off, cpu_on = noop
-        per_task = lambda seconds: 1e6 * seconds / args.noop  # noqa: E731
-        print()
-        print(f"What `--database` costs: `celeriac.noop` drained from Redis ({args.noop:,} tasks, 2 children, "
-              f"prefetch 1000, results on): **{off:,.0f} tasks/s without it, {on:,.0f} tasks/s with it** "
-              f"({100 * (1 - on / off):.0f}% less). With it, every task's final state was in `celeriac_jobs` "
-              f"at an average of {rows_rate:,.0f} jobs/s from the first fetch. CPU per task during the drain: "
-              f"worker children {per_task(cpu_off[0]):.0f} µs without, {per_task(cpu_on[0]):.0f} µs with "
-              f"(the job store's buffering and batch building), PostgreSQL {per_task(cpu_on[1]):.0f} µs with "
-              "(one upsert row and one NOTIFY per job; RECEIVED, STARTED and SUCCESS of a quick task coalesce "
-              "into one row). On this 2-core machine the worker, Redis and PostgreSQL share the same two cores, "
-              "so PostgreSQL's work comes straight out of the worker's; with PostgreSQL on its own cores "
-              "the drain loses only the worker-side share.")
 
 
 if __name__ == "__main__":

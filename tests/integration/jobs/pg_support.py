@@ -120,7 +120,8 @@ def wait_state(pg, task_id, states, timeout):
 
 class Listener:
     """LISTEN celeriac_jobs on a connection of its own; collect() returns
-    the payloads received so far (JSON-decoded)."""
+    the rows announced so far, one dict per row (a payload is a JSON array
+    of rows; older workers sent one row object per payload)."""
 
     def __init__(self, pg):
         import json
@@ -128,15 +129,21 @@ class Listener:
         self.conn = pg.connect()
         self.conn.cursor().execute("LISTEN celeriac_jobs")
         self.payloads = []
+        self.raw = []  # the payloads as received
 
     def collect(self, wait=0.0):
         import select
         if wait > 0:
             select.select([self.conn], [], [], wait)
         self.conn.poll()
+        # One poll() reads about one buffer's worth: read on while more waits.
+        while select.select([self.conn], [], [], 0)[0]:
+            self.conn.poll()
         while self.conn.notifies:
             n = self.conn.notifies.pop(0)
-            self.payloads.append(self._json.loads(n.payload))
+            self.raw.append(n.payload)
+            rows = self._json.loads(n.payload)
+            self.payloads.extend(rows if isinstance(rows, list) else [rows])
         return self.payloads
 
     def close(self):

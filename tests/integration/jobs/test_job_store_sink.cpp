@@ -76,13 +76,22 @@ TEST_CASE("attempts come from the message") {
   CHECK(worker::attempts_of(2, false) == 3);
   CHECK(worker::attempts_of(2, true) == 4);
   CHECK(worker::attempts_of(-5, false) == 1);
-  auto u = worker::lifecycle_update(message("x", 1, true), "q", "SUCCESS", json::object{{"n", 1}}, "", "w");
+  const worker::job_labels labels{"tests.job", "q", "w"};
+  auto u = worker::lifecycle_update(message("x", 1, true), "SUCCESS", json::object{{"n", 1}}, "", labels);
   REQUIRE(u);
   CHECK(u->attempts == 3);
   CHECK(u->result == std::optional<std::string>(R"({"n": 1})"));
   CHECK(u->queue == std::optional<std::string>("q"));
-  CHECK_FALSE(worker::lifecycle_update(message("x"), "q", "PENDING", nullptr, "", "w"));
-  auto r = worker::lifecycle_update(message("x"), "q", "REVOKED", nullptr, "expired", "w");
+  CHECK_FALSE(worker::lifecycle_update(message("x"), "PENDING", nullptr, "", labels));
+  auto r = worker::lifecycle_update(message("x"), "REVOKED", nullptr, "expired", labels);
+  app::task_request redelivered;
+  redelivered.id = "x";
+  redelivered.retries = 1;
+  redelivered.redelivered = true;
+  auto s = worker::started_update(redelivered);
+  CHECK(s.state == pg::job_state::started);
+  CHECK(s.attempts == 3);
+  CHECK_FALSE(s.name);
   CHECK(r->message == std::optional<std::string>("revoked: expired"));
   CHECK_FALSE(r->error);
 }
@@ -96,13 +105,13 @@ TEST_CASE("every lifecycle state and progress land in celeriac_jobs") {
   sink.start();
   json::value null;
 
-  sink.record(message("ok"), "celery", "RECEIVED", null, "");
-  sink.record(message("ok"), "celery", "STARTED", null, "");
   app::task_request req;
   req.id = "ok";
   req.name = "tests.job";
   req.queue = "celery";
   req.worker = "w@test";
+  sink.record(message("ok"), "celery", "RECEIVED", null, "");
+  sink.started(req);  // as the executor thread reports it
   for (int i = 1; i <= 1000; ++i)
     sink.progress(req, app::progress_report{i, 1000, "rows", json::object{{"rows_loaded", i}}});
   sink.record(message("ok"), "celery", "SUCCESS", json::object{{"rows", 1000}}, "");

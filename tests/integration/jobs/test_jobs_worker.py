@@ -8,6 +8,9 @@
 * outage: PostgreSQL stopped while tasks run: the broker loop goes on (every
   result reaches Redis), and once PostgreSQL is back every job's final
   state lands in celeriac_jobs: none lost.
+* drain: 20,000 quick tasks drained by two children: exactly one row per
+  task, every one SUCCESS with its result, and a listener told about every
+  task's SUCCESS in payloads that each carry many rows.
 * migrate: applies once, again nothing; --with-app-tables --schema puts the
   app tables in that schema; a bad schema name is a usage error.
 """
@@ -18,7 +21,7 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pg_support import celeriac, job, migrate, wait_state, with_postgres  # noqa: E402
+from pg_support import Listener, celeriac, job, migrate, wait_state, with_postgres  # noqa: E402
 from support import check, enqueue, get_metas, log, make_message, run_suite, utc_now, wait_until  # noqa: E402
 
 
@@ -82,6 +85,40 @@ def test_outage(env):
     w.wait_log("accepts writes again", 30, what="the end of the outage logged")
 
 
+def test_drain(env):
+    pg = with_postgres(env)
+    migrate(pg)
+    listener = Listener(pg)
+    r = env.redis()
+    n = 20_000
+    msgs = [make_message("celeriac.add", args=[i, 1]) for i in range(n)]
+    ids = {m[0]: i for i, m in enumerate(msgs)}
+    enqueue(r.client(), [m[1] for m in msgs])
+    env.worker(r.url, concurrency=2, prefetch=500, extra=["--database", pg.url])
+
+    def landed():
+        listener.collect()
+        return pg.scalar("SELECT count(*) FROM celeriac_jobs WHERE state = 'SUCCESS'") == n
+    wait_until(landed, 120, interval=0.2, what=f"{n} SUCCESS rows")
+    check(pg.scalar("SELECT count(*) FROM celeriac_jobs") == n, "one row per task, no other")
+    with pg.connect().cursor() as cur:
+        cur.execute("SELECT task_id, result, attempts, started_at IS NOT NULL, finished_at >= started_at, "
+                    "started_at >= created_at, name, queue FROM celeriac_jobs")
+        for task_id, result, attempts, started, ordered, created_first, name, queue in cur.fetchall():
+            check(task_id in ids and result == ids[task_id] + 1 and attempts == 1, (task_id, result, attempts))
+            check(started and ordered and created_first, f"times of {task_id}")
+            check(name == "celeriac.add" and queue == "celery", (name, queue))
+
+    # Notifications trail the commits they come from: read until every
+    # task's SUCCESS has been announced.
+    def announced():
+        return {p["task_id"] for p in listener.collect(wait=0.2) if p["state"] == "SUCCESS"}
+    wait_until(lambda: announced() == set(ids), 60, interval=0.1, what=f"{n} SUCCESS rows announced")
+    payloads, rows = len(listener.raw), len(listener.payloads)
+    check(payloads < n / 20, f"{payloads} NOTIFY payloads for {rows} rows: one per batch chunk, not per row")
+    listener.close()
+
+
 def test_migrate(env):
     pg = with_postgres(env)
     first = migrate(pg)
@@ -99,4 +136,5 @@ def test_migrate(env):
 
 
 if __name__ == "__main__":
-    run_suite("jobs", [("lifecycle", test_lifecycle), ("outage", test_outage), ("migrate", test_migrate)])
+    run_suite("jobs", [("lifecycle", test_lifecycle), ("outage", test_outage), ("drain", test_drain),
+                       ("migrate", test_migrate)])

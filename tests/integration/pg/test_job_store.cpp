@@ -135,9 +135,9 @@ TEST_CASE("job store writes are announced on celeriac_jobs") {
     auto batch = listen.wait(100ms);
     if (batch.empty() && last.size() == 50) break;
     for (const auto& n : batch) {
-      auto parsed = pg::parse_job_notification(n.payload);
-      REQUIRE_MESSAGE(parsed, n.payload);
-      last[parsed->task_id] = *parsed;
+      auto rows = pg::parse_job_notifications(n.payload);
+      REQUIRE_MESSAGE(!rows.empty(), n.payload);
+      for (const auto& row : rows) last[row.task_id] = row;
     }
   }
   REQUIRE(last.size() == 50);

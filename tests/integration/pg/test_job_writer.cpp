@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <map>
 #include <random>
+
+#include <fmt/format.h>
 
 #include <pqxx/pqxx>
 
@@ -81,7 +84,7 @@ TEST_CASE("write_jobs upserts a batch and get_job/list_jobs read it back") {
   REQUIRE(finished.size() == 1);
   CHECK(finished[0].task_id == "b");
   CHECK(pg::list_jobs(c, {.limit = 1}).size() == 1);
-  CHECK(pg::write_jobs(c, {}) == 0);
+  CHECK(pg::write_jobs(c, std::vector<pg::job_update>{}) == 0);
 }
 
 TEST_CASE("a late PROGRESS never overwrites a final state, and repeating a write changes nothing") {
@@ -147,7 +150,7 @@ TEST_CASE("the SQL upsert applies the same rules as merge_into (randomised)") {
       if (!expected) {
         expected = u;
       } else {
-        pg::merge_into(*expected, u);
+        pg::merge_into(*expected, pg::job_update(u));
       }
     }
     auto row = pg::get_job(c, id);
@@ -166,7 +169,7 @@ TEST_CASE("the SQL upsert applies the same rules as merge_into (randomised)") {
   }
 }
 
-TEST_CASE("each write notifies celeriac_jobs with the row as written") {
+TEST_CASE("each write notifies celeriac_jobs with the rows as written") {
   const auto url = migrated_database("writer_notify");
   pg::listener listen{url};
   pqxx::connection c{url};
@@ -177,14 +180,17 @@ TEST_CASE("each write notifies celeriac_jobs with the row as written") {
   write(c, {make("n1", pg::job_state::progress, 1, 3)});  // late: the payload shows the stored 5
 
   std::vector<pg::job_notification> seen;
+  std::size_t payloads = 0;
   for (int i = 0; i < 50 && seen.size() < 3; ++i)
     for (const auto& n : listen.wait(100ms)) {
       CHECK(n.channel == "celeriac_jobs");
-      auto parsed = pg::parse_job_notification(n.payload);
-      REQUIRE_MESSAGE(parsed, n.payload);
-      seen.push_back(*parsed);
+      auto rows = pg::parse_job_notifications(n.payload);
+      REQUIRE_MESSAGE(!rows.empty(), n.payload);
+      seen.insert(seen.end(), rows.begin(), rows.end());
+      ++payloads;
     }
   REQUIRE(seen.size() == 3);
+  CHECK(payloads == 2);  // one per write: the first carries both rows
   auto find = [&](const std::string& id) {
     std::vector<pg::job_notification> out;
     for (const auto& n : seen)
@@ -204,6 +210,45 @@ TEST_CASE("each write notifies celeriac_jobs with the row as written") {
   CHECK(listen.wait(50ms).empty());
 }
 
+TEST_CASE("a large batch is announced in a few payloads that name every row once") {
+  const auto url = migrated_database("writer_notify_many");
+  pg::listener listen{url};
+  pqxx::connection c{url};
+  constexpr int rows = 3000;
+  std::vector<pg::job_update> batch;
+  for (int i = 0; i < rows; ++i) {
+    // Ids of every length up to the limit, with characters JSON escapes.
+    auto u = make(fmt::format("{:0>{}}\"\t\u00e9", i, 1 + i % 240), pg::job_state::progress, 1, i);
+    u.progress_total = rows;
+    u.progress_unit = std::string(64, i % 2 ? '\n' : 'u');
+    batch.push_back(std::move(u));
+  }
+  CHECK(pg::write_jobs(c, batch) == rows);
+
+  std::map<std::string, pg::job_notification> seen;
+  std::size_t payloads = 0, duplicates = 0;
+  for (int i = 0; i < 100 && seen.size() < rows; ++i)
+    for (const auto& n : listen.wait(100ms)) {
+      CHECK(n.payload.size() < 8000);
+      ++payloads;
+      for (auto& row : pg::parse_job_notifications(n.payload)) {
+        std::string id = row.task_id;
+        duplicates += !seen.emplace(std::move(id), std::move(row)).second;
+      }
+    }
+  REQUIRE(seen.size() == rows);
+  CHECK(duplicates == 0);
+  CHECK(payloads < rows / 10);
+  for (const auto& u : batch) {
+    auto it = seen.find(u.task_id);
+    REQUIRE(it != seen.end());
+    CHECK(it->second.state == pg::job_state::progress);
+    CHECK(it->second.progress_done == u.progress_done);
+    CHECK(it->second.progress_total == rows);
+    CHECK(it->second.progress_unit == u.progress_unit);
+  }
+}
+
 TEST_CASE("data the server refuses costs the batch its meta/result, not its states") {
   pqxx::connection c{migrated_database("writer_refused")};
   auto good = make("good", pg::job_state::success);
@@ -221,7 +266,7 @@ TEST_CASE("data the server refuses costs the batch its meta/result, not its stat
   REQUIRE(failure);
   CHECK(pg::classify(failure) == pg::failure_kind::data);
 
-  auto rejected = pg::write_jobs_one_by_one(c, batch);
+  auto rejected = pg::write_jobs_one_by_one(c, pg::refs_of(batch));
   CHECK(rejected.empty());
   CHECK(pg::get_job(c, "good")->state == pg::job_state::success);
   auto row = pg::get_job(c, "bad");

@@ -27,10 +27,10 @@ TEST_CASE("job_buffer keeps one merged update per task id") {
   CHECK(b.size() == 2);
   auto batch = b.take(10);
   REQUIRE(batch.size() == 2);
-  CHECK(batch[0].task_id == "a");
-  CHECK(batch[0].state == job_state::success);
-  CHECK(batch[0].progress_done == 100);
-  CHECK(batch[1].task_id == "b");
+  CHECK(batch.task_id(0) == "a");
+  CHECK(batch.update(0).state == job_state::success);
+  CHECK(batch.update(0).progress_done == 100);
+  CHECK(batch.task_id(1) == "b");
   CHECK(b.empty());
 }
 
@@ -41,11 +41,11 @@ TEST_CASE("job_buffer take() returns final states first and sorts each batch by 
   b.add(make("m-done", job_state::success));
   auto first = b.take(1);
   REQUIRE(first.size() == 1);
-  CHECK(first[0].task_id == "m-done");
+  CHECK(first.task_id(0) == "m-done");
   auto rest = b.take(10);
   REQUIRE(rest.size() == 2);
-  CHECK(rest[0].task_id == "y-progress");
-  CHECK(rest[1].task_id == "z-progress");
+  CHECK(rest.task_id(0) == "y-progress");
+  CHECK(rest.task_id(1) == "z-progress");
 }
 
 TEST_CASE("a full job_buffer drops the oldest non-final update first") {
@@ -59,9 +59,9 @@ TEST_CASE("a full job_buffer drops the oldest non-final update first") {
   CHECK(b.dropped_final() == 0);
   auto all = b.take(10);
   REQUIRE(all.size() == 3);
-  CHECK(all[0].task_id == "done");
-  CHECK(all[1].task_id == "fresh");
-  CHECK(all[2].task_id == "new-progress");
+  CHECK(all.task_id(0) == "done");
+  CHECK(all.task_id(1) == "fresh");
+  CHECK(all.task_id(2) == "new-progress");
 }
 
 TEST_CASE("a job_buffer of final states only drops the oldest final one and says which") {
@@ -80,8 +80,8 @@ TEST_CASE("a job_buffer of final states only drops the oldest final one and says
   CHECK_FALSE(c.add(make("r", job_state::received)));  // drops q, not p
   auto all = c.take(10);
   REQUIRE(all.size() == 2);
-  CHECK(all[0].task_id == "p");
-  CHECK(all[1].task_id == "r");
+  CHECK(all.task_id(0) == "p");
+  CHECK(all.task_id(1) == "r");
 }
 
 TEST_CASE("put_back merges newer pending updates on top of the failed batch") {
@@ -92,25 +92,25 @@ TEST_CASE("put_back merges newer pending updates on top of the failed batch") {
   // While the batch was being written (and failed), newer updates arrived.
   b.add(make("a", job_state::progress, 20));
   b.add(make("c", job_state::received));
-  auto dropped = b.put_back(std::move(batch));
+  auto dropped = b.put_back(batch);
   CHECK(dropped.empty());
   CHECK(b.size() == 3);
   auto all = b.take(10);
   REQUIRE(all.size() == 3);
-  CHECK(all[0].task_id == "a");
-  CHECK(all[0].progress_done == 20);
-  CHECK(all[1].task_id == "b");
-  CHECK(all[1].state == job_state::started);
-  CHECK(all[2].task_id == "c");
+  CHECK(all.task_id(0) == "a");
+  CHECK(all.update(0).progress_done == 20);
+  CHECK(all.task_id(1) == "b");
+  CHECK(all.update(1).state == job_state::started);
+  CHECK(all.task_id(2) == "c");
 
   // A failed final state stays final under a late pending progress update.
   b.add(make("d", job_state::success));
   auto finals = b.take(10);
   b.add(make("d", job_state::progress, 5));
-  b.put_back(std::move(finals));
+  b.put_back(finals);
   auto d = b.take(10);
   REQUIRE(d.size() == 1);
-  CHECK(d[0].state == job_state::success);
+  CHECK(d.update(0).state == job_state::success);
 }
 
 TEST_CASE("put_back into a full buffer loses the returning non-final updates before pending final ones") {
@@ -119,7 +119,7 @@ TEST_CASE("put_back into a full buffer loses the returning non-final updates bef
   auto batch = b.take(10);
   b.add(make("f1", job_state::success));
   b.add(make("f2", job_state::success));
-  auto dropped = b.put_back(std::move(batch));
+  auto dropped = b.put_back(batch);
   CHECK(dropped.empty());
   CHECK(b.dropped_nonfinal() == 1);
   CHECK(b.size() == 2);
@@ -136,15 +136,15 @@ TEST_CASE("a task id in flight is not taken again until its write returns") {
   b.add(make("c", job_state::received));
   auto second = b.take(10);
   REQUIRE(second.size() == 1);  // "a" is held back, so it cannot overtake its first write
-  CHECK(second[0].task_id == "c");
+  CHECK(second.task_id(0) == "c");
   CHECK(b.size() == 1);
   b.written(first);
   CHECK(b.in_flight() == 1);
   auto third = b.take(10);
   REQUIRE(third.size() == 1);
-  CHECK(third[0].task_id == "a");
-  CHECK(third[0].progress_done == 2);
-  b.put_back(std::move(third));
+  CHECK(third.task_id(0) == "a");
+  CHECK(third.update(0).progress_done == 2);
+  b.put_back(third);
   b.written(second);
   CHECK(b.in_flight() == 0);
   CHECK(b.size() == 1);
@@ -160,12 +160,12 @@ TEST_CASE("take() can be limited to what was pending when a flush began") {
   b.add(make("done-late", job_state::success));
   auto batch = b.take(10, mark);
   REQUIRE(batch.size() == 2);
-  CHECK(batch[0].task_id == "done-early");
-  CHECK(batch[0].state == job_state::success);
-  CHECK(batch[1].task_id == "early");
+  CHECK(batch.task_id(0) == "done-early");
+  CHECK(batch.update(0).state == job_state::success);
+  CHECK(batch.task_id(1) == "early");
   b.written(batch);
   auto rest = b.take(10);
   REQUIRE(rest.size() == 2);
-  CHECK(rest[0].task_id == "done-late");
-  CHECK(rest[1].task_id == "late");
+  CHECK(rest.task_id(0) == "done-late");
+  CHECK(rest.task_id(1) == "late");
 }

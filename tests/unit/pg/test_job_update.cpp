@@ -116,7 +116,7 @@ TEST_CASE("merge_into: late updates do not overwrite a final state; a final repo
   cur.name = "tasks.x";
   auto ok = make(job_state::success, 2, 100);
   ok.result = "42";
-  merge_into(cur, ok);
+  merge_into(cur, job_update(ok));
   CHECK(cur.state == job_state::success);
   CHECK_FALSE(cur.error);  // the SUCCESS has none
   CHECK(cur.result == "42");
@@ -125,7 +125,7 @@ TEST_CASE("merge_into: late updates do not overwrite a final state; a final repo
   auto late = make(job_state::progress, 2, 60);
   late.message = "late";
   late.meta = json::value(json::object{{"rows", 1}});
-  merge_into(cur, late);
+  merge_into(cur, std::move(late));
   CHECK(cur.state == job_state::success);
   CHECK(cur.progress_done == 100);
   CHECK(cur.message == "late");  // filled in where nothing was recorded
@@ -141,13 +141,13 @@ TEST_CASE("merge_into keeps the earliest created_at and the first started/finish
   next.created_at = t0 - 1s;
   next.started_at = t0 + 5s;
   next.finished_at = t0 + 9s;
-  merge_into(cur, next);
+  merge_into(cur, std::move(next));
   CHECK(cur.created_at == t0 - 1s);
   CHECK(cur.started_at == t0 + 1s);
   CHECK(cur.finished_at == t0 + 9s);
   auto again = make(job_state::failure, 2);
   again.finished_at = t0 + 20s;
-  merge_into(cur, again);
+  merge_into(cur, std::move(again));
   CHECK(cur.state == job_state::failure);
   CHECK(cur.finished_at == t0 + 9s);
 }

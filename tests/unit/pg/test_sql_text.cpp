@@ -23,6 +23,24 @@ TEST_CASE("array_literal quotes and escapes every element") {
   CHECK(a.finish() == R"({"{,}"})");
 }
 
+TEST_CASE("copy_text writes COPY's text format") {
+  copy_text rows;
+  CHECK(rows.finish().empty());
+  rows.add("plain");
+  rows.add_null();
+  rows.add("\\N");  // the text, not NULL
+  rows.add("tab\there, new\nline, cr\r, back\\slash");
+  rows.add(std::int64_t{-42});
+  rows.add(std::optional<std::string>{});
+  rows.end_row();
+  rows.add("");
+  rows.end_row();
+  CHECK(rows.finish() == "plain\t\\N\t\\\\N\ttab\\there, new\\nline, cr\\r, back\\\\slash\t-42\t\\N\n\n");
+  rows.add("again");
+  rows.end_row();
+  CHECK(rows.finish() == "again\n");  // reusable
+}
+
 TEST_CASE("identifiers are validated before quoting") {
   CHECK(valid_identifier("public"));
   CHECK(valid_identifier("App_2"));
