@@ -48,12 +48,7 @@ void dump_value(std::string& out, const value& v, style s) {
   switch (v.type()) {
     case kind::null: out += "null"; return;
     case kind::boolean: out += v.as_bool() ? "true" : "false"; return;
-    case kind::integer: {
-      char buf[24];
-      auto r = std::to_chars(buf, buf + sizeof buf, v.as_integer());
-      out.append(buf, r.ptr);
-      return;
-    }
+    case kind::integer: dump_integer_to(out, v.as_integer()); return;
     case kind::number: dump_double_to(out, v.as_double()); return;
     case kind::string: dump_string_to(out, v.as_string()); return;
     case kind::array: {
@@ -124,6 +119,12 @@ void dump_string_to(std::string& out, std::string_view s) {
     }
   }
   out += '"';
+}
+
+void dump_integer_to(std::string& out, std::int64_t n) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, r.ptr);
 }
 
 void dump_double_to(std::string& out, double d) {

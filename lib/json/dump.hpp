@@ -4,6 +4,7 @@
 // ensure_ascii (\uXXXX escapes, surrogate pairs above the BMP), floats in
 // Python repr form (1.0, 1e-05, 1e+16), NaN/Infinity spelled as Python does.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -29,5 +30,8 @@ void dump_string_to(std::string& out, std::string_view s);
 
 // Appends d formatted as Python's repr(float) does.
 void dump_double_to(std::string& out, double d);
+
+// Appends n in decimal.
+void dump_integer_to(std::string& out, std::int64_t n);
 
 }  // namespace celeriac::json

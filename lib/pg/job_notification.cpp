@@ -1,6 +1,5 @@
 #include "pg/job_notification.hpp"
 
-#include <charconv>
 #include <utility>
 
 #include "json/dump.hpp"
@@ -9,12 +8,6 @@
 namespace celeriac::pg {
 
 namespace {
-
-void append_integer(std::string& out, std::string_view key, std::int64_t n) {
-  char digits[24];
-  auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
-  out.append(key).append(digits, end);
-}
 
 std::optional<job_notification> decode(const json::value& v) {
   if (!v.is_object()) return std::nullopt;
@@ -40,8 +33,8 @@ void job_notification_packer::add(std::string_view task_id, std::string_view sta
   json::dump_string_to(entry_, task_id);
   entry_.append(R"(,"state":)");
   json::dump_string_to(entry_, state);
-  if (progress_done) append_integer(entry_, R"(,"progress_done":)", *progress_done);
-  if (progress_total) append_integer(entry_, R"(,"progress_total":)", *progress_total);
+  if (progress_done) json::dump_integer_to(entry_.append(R"(,"progress_done":)"), *progress_done);
+  if (progress_total) json::dump_integer_to(entry_.append(R"(,"progress_total":)"), *progress_total);
   if (progress_unit) {
     entry_.append(R"(,"progress_unit":)");
     json::dump_string_to(entry_, *progress_unit);

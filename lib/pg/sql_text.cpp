@@ -134,20 +134,19 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   return n;
 }
 
-}  // namespace
-
-bool is_clean_utf8(std::string_view text) noexcept {
-  for (std::size_t i = 0; i < text.size();) {
-    const std::size_t n = utf8_sequence(text, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
+// The length of text's longest prefix of whole, valid sequences.
+std::size_t clean_utf8_prefix(std::string_view text) noexcept {
+  std::size_t i = 0;
+  for (std::size_t n; i < text.size() && (n = utf8_sequence(text, i)) != 0;) i += n;
+  return i;
 }
 
+}  // namespace
+
+bool is_clean_utf8(std::string_view text) noexcept { return clean_utf8_prefix(text) == text.size(); }
+
 void sanitize_utf8(std::string& text) {
-  std::size_t i = 0;
-  while (i < text.size() && utf8_sequence(text, i) == 1) ++i;  // fast path: ASCII
+  std::size_t i = clean_utf8_prefix(text);  // valid text is left as it is, uncopied
   if (i == text.size()) return;
   std::string out = text.substr(0, i);
   while (i < text.size()) {
