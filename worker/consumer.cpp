@@ -53,6 +53,7 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
       slot_(slots[static_cast<std::size_t>(child_index)]),
       broker_conn_(io.get_executor(), settings.broker),
       transport_(broker_conn_, transport_settings(settings, slots.node_shared())),
+      wake_fetch_(io, settings.broker),
       fetch_wake_(io),
       watch_go_(io),
       writer_wake_(io),
@@ -132,6 +133,7 @@ awaitable<int> consumer::async_run() {
 
   auto spawn = [this](awaitable<void> loop, const char* name) { spawn_loop(std::move(loop), name); };
   spawn(fetch_loop(), "fetch");
+  spawn(wake_fetch_loop(), "wake-up and fetch");
   spawn(write_loop(), "write");
   spawn(touch_loop(), "heartbeat");
   spawn(eta_loop(), "eta");
@@ -173,7 +175,8 @@ void consumer::begin_shutdown(bool cold) {
     cold_ = true;
     executor_->request_stop();
   }
-  for (auto* t : {&fetch_wake_, &watch_go_, &writer_wake_, &eta_wake_, &done_wake_, &dispatch_wake_, &admission_wake_})
+  for (auto* t : {&fetch_wake_, &watch_go_, &writer_wake_, &eta_wake_, &done_wake_, &dispatch_wake_, &admission_wake_,
+                  &wake_fetch_.done})
     t->cancel();
   // Messages to put back leave held_ now, synchronously: an outcome the
   // executor posts meanwhile then finds nothing to ack and cannot store a
@@ -196,6 +199,9 @@ void consumer::begin_shutdown(bool cold) {
 awaitable<void> consumer::shutdown_sequence(bool cold, std::vector<std::string> tags) {
   if (shutdown_started_ && !cold) co_return;
   shutdown_started_ = true;
+  // A fetch pipelined behind the main list's BLMOVE may run any moment:
+  // let it run now, and its messages go back with the rest.
+  co_await finish_wake_fetch();
   co_await restore_tags(std::move(tags));
   asio::steady_timer t(io_);
   // Warm: the running task finishes and its outcome is written.

@@ -116,10 +116,22 @@ private:
 
   // Coroutines.
   boost::asio::awaitable<void> fetch_loop();
+  // How an idle child learns that a message came (worker/consumer_wake.cpp).
+  // Sleeps until a wake-up connection sees a message, or the pipelined
+  // fetch found more than it could take.
+  boost::asio::awaitable<void> idle_until_woken();
+  // The main list's wake-up: BLMOVE with the fetch pipelined behind it.
+  boost::asio::awaitable<void> wake_fetch_loop();
+  // Makes a pipelined fetch in flight run now (CLIENT UNBLOCK) and waits
+  // until its messages are dispatched (or handed back when stopping).
+  boost::asio::awaitable<void> finish_wake_fetch();
   boost::asio::awaitable<void> watch_list(std::string list, std::shared_ptr<redis::connection> conn);
-  // One wake-up watcher per consumed list: starts the missing ones, ends
-  // those of lists no longer consumed.
+  // One wake-up watcher per consumed list but the main one: starts the
+  // missing ones, ends those of lists no longer consumed.
   void watch_consumed_lists();
+  // Hands fetched messages on (on_fetched), then the ready ones to the
+  // executor in one go; hands back those of queues no longer consumed.
+  boost::asio::awaitable<void> dispatch_fetched(std::vector<broker::fetched_message>& got);
   void spawn_loop(boost::asio::awaitable<void> loop, const char* name);
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> write_batch(pending_writes& batch);
@@ -259,6 +271,16 @@ private:
   std::unique_ptr<broker::kombu_transport> backend_transport_;
   std::unique_ptr<broker::chord_store> chords_;  // on the result backend's connection
   std::map<std::string, std::shared_ptr<redis::connection>> watchers_;  // list -> its wake-up connection
+  // The main list's wake-up connection, which carries the pipelined fetch.
+  struct wake_fetch_state {
+    wake_fetch_state(boost::asio::io_context& io, const redis::config& c) : conn(io.get_executor(), c), done(io) {}
+    redis::connection conn;
+    std::optional<std::int64_t> client_id;  // for CLIENT UNBLOCK
+    bool in_flight = false;                 // BLMOVE + fetch sent, reply not yet handled
+    bool off = false;                       // CLIENT ID refused (e.g. by an ACL): the main list gets a plain watcher
+    boost::asio::steady_timer done;         // cancelled: an exchange ended
+  };
+  wake_fetch_state wake_fetch_;
   std::unique_ptr<executor> executor_;
   std::set<redis::connection*> reconnecting_;
 

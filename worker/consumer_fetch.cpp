@@ -1,5 +1,6 @@
-// The consumer's fetching: the prefetch window, the fetch loop, the blocking
-// wake-up connections, and what happens to each fetched message.
+// The consumer's fetching: the prefetch window, the fetch loop, and what
+// happens to each fetched message (how an idle child wakes:
+// consumer_wake.cpp).
 
 #include "worker/consumer.hpp"
 
@@ -72,23 +73,43 @@ awaitable<void> consumer::fetch_loop() {
     // find nothing (at a trickle of messages that empty fetch was one of
     // three per message).
     const bool ran_dry = got.size() < asked;
-    if (!got.empty()) {
-      in_fetch_dispatch_ = true;
-      for (auto& m : got) on_fetched(std::move(m));
-      in_fetch_dispatch_ = false;
-      executor_->submit(std::exchange(ready_jobs_, {}));
-      dispatch_wake_.cancel();
-    }
-    if (ran_dry && unstarted() <= prefetch_limit() / 2) {
-      // Idle: let the wake-up connections block on the lists, and sleep
-      // until one sees a message (or a second passes).
-      fetch_idle_ = true;
-      watch_go_.cancel();
-      fetch_wake_.expires_after(std::chrono::seconds(1));
-      co_await wait_on(fetch_wake_);
-      fetch_idle_ = false;
+    co_await dispatch_fetched(got);
+    if (ran_dry && unstarted() <= prefetch_limit() / 2) co_await idle_until_woken();
+  }
+}
+
+awaitable<void> consumer::dispatch_fetched(std::vector<broker::fetched_message>& got) {
+  if (got.empty()) co_return;
+  // A fetch sent before the node stopped consuming a queue can still bring
+  // its messages (cancel_consumer reaches this child through shared memory,
+  // and a pipelined fetch waits up to a second in Redis): they go back to
+  // the front of their queue untouched, for a worker that consumes it.
+  sync_queues();
+  const auto& consumed = transport_.config().queues;
+  std::vector<std::string> not_ours;
+  in_fetch_dispatch_ = true;
+  for (auto& m : got) {
+    if (m.state == broker::fetched_message::status::held &&
+        std::find(consumed.begin(), consumed.end(), m.queue) == consumed.end())
+      not_ours.push_back(std::move(m.tag));
+    else
+      on_fetched(std::move(m));
+  }
+  in_fetch_dispatch_ = false;
+  executor_->submit(std::exchange(ready_jobs_, {}));
+  dispatch_wake_.cancel();
+  // Newest first: each goes to the front, so the oldest is served first.
+  for (auto it = not_ours.rbegin(); it != not_ours.rend(); ++it) {
+    try {
+      co_await transport_.async_hand_back(*it);
+    } catch (const std::exception& e) {
+      log::error("could not hand message {} of a queue no longer consumed back ({}); the supervisor or the "
+                 "visibility timeout returns it",
+                 *it, e.what());
     }
   }
+  if (!not_ours.empty())
+    log::info("handed {} message(s) of queues no longer consumed back to their queues", not_ours.size());
 }
 
 // The running task's age is read from the child's shared slot (written by
@@ -144,63 +165,6 @@ awaitable<void> consumer::hand_back_unstarted() {
       log::error("could not hand message {} back ({}); the supervisor or the visibility timeout returns it", tag,
                  e.what());
     }
-  }
-}
-
-// Blocks on one list with BLMOVE list list RIGHT RIGHT: a rotation of the
-// list onto itself that changes nothing, used only to learn that the list
-// has a message, while the fetch itself stays an atomic script (Redis
-// refuses blocking commands inside scripts).
-// A watcher ends when its list is no longer consumed (cancel_consumer).
-awaitable<void> consumer::watch_list(std::string list, std::shared_ptr<redis::connection> connection) {
-  redis::connection& conn = *connection;
-  redis::request req;
-  req.push("BLMOVE", list, list, "RIGHT", "RIGHT", 1);
-  while (!stopping_ && watchers_.count(list)) {
-    if (!fetch_idle_) {
-      // Several watchers share this timer: its expiry is set once, in the
-      // constructor, because setting it would cancel the others' waits.
-      co_await wait_on(watch_go_);
-      continue;
-    }
-    if (!conn.is_connected()) {
-      co_await ensure_connected(conn, "broker (wake-up)");
-      continue;
-    }
-    try {
-      auto replies = co_await conn.async_exec(req);
-      if (replies.at(0).is_error()) {
-        log::error("waiting on {} failed: {}", list, replies[0].error_message());
-        asio::steady_timer t(io_);
-        co_await sleep_for(t, std::chrono::seconds(1));
-      } else if (!replies[0].is_nil()) {
-        // The message stays in the list until the fetch takes it: block
-        // again only once the fetcher is idle again, or this BLMOVE would
-        // return at once, over and over, while the fetch is under way.
-        fetch_idle_ = false;
-        fetch_wake_.cancel();
-      }
-    } catch (const std::exception& e) {
-      if (!stopping_) log::debug("wake-up connection for {}: {}", list, e.what());
-    }
-  }
-}
-
-void consumer::watch_consumed_lists() {
-  const auto lists = transport_.watched_lists();
-  for (auto it = watchers_.begin(); it != watchers_.end();) {
-    if (std::find(lists.begin(), lists.end(), it->first) == lists.end()) {
-      it->second->close();
-      it = watchers_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (const auto& list : lists) {
-    if (watchers_.count(list)) continue;
-    auto conn = std::make_shared<redis::connection>(io_.get_executor(), settings_.broker);
-    watchers_.emplace(list, conn);
-    spawn_loop(watch_list(list, std::move(conn)), "wake-up");
   }
 }
 

@@ -112,20 +112,40 @@ awaitable<resp::value> kombu_transport::async_run_script(const redis::script& s,
 }
 
 awaitable<std::vector<fetched_message>> kombu_transport::async_fetch(std::size_t max) {
-  std::vector<fetched_message> out;
-  if (max == 0) co_return out;
+  if (max == 0) co_return std::vector<fetched_message>{};
+  redis::request req;
+  add_fetch(req, max, fetch_clock::client);
+  auto replies = co_await conn_.async_exec(req);
+  if (redis::is_noscript(replies.at(0))) {
+    co_await async_load_fetch_script();
+    replies = co_await conn_.async_exec(req);
+  }
+  co_return read_fetch(replies.at(0));
+}
+
+awaitable<void> kombu_transport::async_load_fetch_script() { co_await redis::async_load(conn_, fetch_script()); }
+
+void kombu_transport::add_fetch(redis::request& req, std::size_t max, fetch_clock clock) const {
   auto lists = watched_lists();
   const std::size_t n = config_.queues.size();
   std::vector<std::string> keys{std::string(unacked_key), std::string(index_key), config_.dead_letter_key,
                                 held_key_or_placeholder()};
-  auto now = util::wall_now();
-  std::vector<std::string> args{std::to_string(max), score_text(util::unix_seconds(now)), util::iso8601_utc(now),
-                                config_.held_key.empty() ? "0" : "1"};
+  std::vector<std::string> args{std::to_string(max), "", "", config_.held_key.empty() ? "0" : "1"};
+  if (clock == fetch_clock::client) {
+    auto now = util::wall_now();
+    args[1] = score_text(util::unix_seconds(now));
+    args[2] = util::iso8601_utc(now);
+  }
   for (std::size_t k = 0; k < lists.size(); ++k) {
     keys.push_back(lists[k]);
     args.push_back(config_.queues[(rotation_ + k % n) % n].str());
   }
-  resp::value reply = co_await async_run_script(fetch_script(), keys, args);
+  redis::push_evalsha(req, fetch_script(), keys, args);
+}
+
+std::vector<fetched_message> kombu_transport::read_fetch(resp::value& reply) {
+  std::vector<fetched_message> out;
+  const std::size_t n = config_.queues.size();
   check_reply(reply, "the fetch script");
   auto elems = reply.elements();
   if (!elems) throw std::runtime_error("the fetch script returned something other than an array");
@@ -156,7 +176,7 @@ awaitable<std::vector<fetched_message>> kombu_transport::async_fetch(std::size_t
     if (last != config_.queues.end())
       rotation_ = (static_cast<std::size_t>(last - config_.queues.begin()) + 1) % n;
   }
-  co_return out;
+  return out;
 }
 
 awaitable<void> kombu_transport::async_complete(const std::vector<result_write>& results,

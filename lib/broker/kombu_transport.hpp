@@ -81,9 +81,25 @@ public:
   // case nothing was popped that is not recorded.
   boost::asio::awaitable<std::vector<fetched_message>> async_fetch(std::size_t max);
 
+  // async_fetch in two halves, for a fetch pipelined on another connection
+  // behind a blocking command (worker/consumer_wake.cpp): add_fetch appends
+  // the fetch script's EVALSHA to req; read_fetch reads its reply (throws
+  // runtime_error for an error reply, NOSCRIPT included: see
+  // async_load_fetch_script). With fetch_clock::redis the script reads the
+  // time (the unacked_index score, the dead-letter time) from Redis when it
+  // runs, not from this machine when the request is built.
+  enum class fetch_clock { client, redis };
+  void add_fetch(redis::request& req, std::size_t max, fetch_clock clock) const;
+  std::vector<fetched_message> read_fetch(resp::value& reply);
+  // Loads the fetch script into Redis's script cache (after NOSCRIPT).
+  boost::asio::awaitable<void> async_load_fetch_script();
+
   // The lists async_fetch pops from, in its current order (for the
   // blocking wake-up connections).
   std::vector<std::string> watched_lists() const;
+  // The list most messages come on: the first queue's, priority 0. An idle
+  // consumer blocks on it with its fetch pipelined behind.
+  std::string main_list() const { return config_.queues.front().str(); }
 
   // Writes result metas (skipping any whose key holds a SUCCESS) and acks
   // tags, atomically. With ttl 0 metas never expire.

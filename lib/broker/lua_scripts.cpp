@@ -7,7 +7,9 @@ namespace celeriac::broker::lua {
 //       from, in serving order (kombu's: priority step ascending, queues
 //       round-robin within a step)
 // ARGV: [1] max messages  [2] now (unix seconds, the unacked_index score)
-//       [3] now as ISO-8601 (dead-letter time)  [4] "1" to record tags in
+//       [3] now as ISO-8601 (dead-letter time); both "" to read the time
+//       from Redis (a fetch pipelined behind a BLMOVE runs up to a second
+//       after it was sent)  [4] "1" to record tags in
 //       the held set, "0" not to  [5..] the base queue name of each list in
 //       KEYS[5..], same order
 // Reply: flat array, for each list that gave messages: its base queue
@@ -39,6 +41,7 @@ namespace celeriac::broker::lua {
 const std::string_view fetch = R"lua(
 local max = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
+local now_iso = ARGV[3]
 local out = {}
 local n = 0
 local spaced = '"delivery_tag": "'
@@ -111,11 +114,39 @@ local function base64(m)
   return table.concat(out)
 end
 
+-- Redis's clock as the worker formats times (util::iso8601_utc): days to
+-- a civil date as in Howard Hinnant's civil_from_days.
+local function iso_utc(secs, us)
+  local days = math.floor(secs / 86400)
+  local rem = secs - days * 86400
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400
+  if m <= 2 then y = y + 1 end
+  local text = format('%04d-%02d-%02dT%02d:%02d:%02d', y, m, d, math.floor(rem / 3600),
+    math.floor(rem % 3600 / 60), rem % 60)
+  if us ~= 0 then text = text .. format('.%06d', us) end
+  return text .. '+00:00'
+end
+
+if not now then
+  local t = redis.call('TIME')
+  local secs, us = tonumber(t[1]), tonumber(t[2])
+  now = secs + us / 1000000
+  now_iso = iso_utc(secs, us)
+end
+
 local function dead_entry(m, queue)
   local raw, bad = utf8_clean(m)
   local entry = '{"reason": "no_delivery_tag", "message": ' ..
     cjson.encode('no readable properties.delivery_tag: not a kombu JSON envelope') ..
-    ', "queue": ' .. cjson.encode(queue) .. ', "time": ' .. cjson.encode(ARGV[3]) ..
+    ', "queue": ' .. cjson.encode(queue) .. ', "time": ' .. cjson.encode(now_iso) ..
     ', "raw": ' .. cjson.encode(raw)
   if bad then entry = entry .. ', "raw_base64": "' .. base64(m) .. '"' end
   return entry .. '}'

@@ -247,6 +247,8 @@ def main():
     ap.add_argument("--idle", type=float, default=10.0, help="idle seconds measured per worker start")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-celery", action="store_true", help="celeriac only")
+    ap.add_argument("--baseline", help="another celeriac binary (e.g. built from an earlier commit), run in the "
+                                       "same rounds as 'celeriac (baseline)'")
     args = ap.parse_args()
     args.rates = [int(x) for x in args.rates.split(",")]
 
@@ -262,13 +264,16 @@ def main():
         idles["none (Redis alone)"][0]["worker_ms"] = float("nan")
         for rnd in range(args.rounds):
             order = ["celeriac"] if args.no_celery else ["celeriac", "celery"]
+            if args.baseline:
+                order.insert(1, "celeriac (baseline)")
             if rnd % 2:
                 order.reverse()
             for who in order:
                 r.flushdb()
                 r.config_resetstat()
-                if who == "celeriac":
-                    argv, env = celeriac_argv(args.celeriac, url), None
+                if who.startswith("celeriac"):
+                    binary = args.baseline if who == "celeriac (baseline)" else args.celeriac
+                    argv, env = celeriac_argv(binary, url), None
                 else:
                     argv = cpu_bench.celery_argv()
                     env = dict(os.environ, BENCH_URL=url, BENCH_RESULTS="1", PYTHONPATH=HERE)

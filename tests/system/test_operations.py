@@ -50,6 +50,48 @@ def test_fair_dispatch(env):
     check(r.hlen("unacked") == 0 and r.llen("celery") == 0, "everything acknowledged")
 
 
+def test_idle_wake_holds_no_more_than_the_prefetch(env):
+    """An idle child blocks on its main list with the fetch pipelined behind
+    the BLMOVE, and on its other lists with plain watchers. Messages that
+    come on both kinds of list while a task runs never make it hold more
+    than its prefetch, the running task included (two fetches never run at
+    once: a plain watcher's wake first makes the pipelined fetch run); each
+    runs exactly once; a warm stop while idle leaves nothing behind."""
+    srv = env.redis()
+    r = srv.client()
+    w = env.worker(srv.url, concurrency=1, prefetch=2, queues="celery,other", extra=["--hand-back-after", "0"])
+    wait_until(lambda: r.client_list() and sum(1 for c in r.client_list() if c["cmd"] == "blmove") >= 2, 10,
+               what="the idle child to block on its lists")
+    time.sleep(0.3)
+    long_id, long_msg = make_message("celeriac.sleep", [2], queue="other")
+    enqueue(r, [long_msg], queue="other")  # a plain watcher's list wakes the child
+    wait_until(lambda: r.hlen("unacked") == 1 and r.llen("other") == 0, 5, what="the child to take the sleep")
+    shorts = [make_message("celeriac.add", [i, 1], queue=q) for i, q in
+              zip(range(12), ["other", "celery"] * 6)]
+    most = 0
+    for (_, m), q in zip(shorts, ["other", "celery"] * 6):
+        r.lpush(q, m)
+        most = max(most, r.hlen("unacked"))
+        time.sleep(0.02)
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        most = max(most, r.hlen("unacked"))
+        time.sleep(0.005)
+    check(get_meta(r, long_id) is None, "the sleep should still be running while the messages came")
+    check(most <= 2, f"the child held {most} messages at once: more than its prefetch of 2")
+    ids = [i for i, _ in shorts] + [long_id]
+    wait_until(lambda: all_done(r, ids), 20, what="every task")
+    wait_until(lambda: r.hlen("unacked") == 0, 5, what="every ack")
+    time.sleep(1.5)  # idle again: a pipelined fetch is waiting in Redis
+    w.signal(signal.SIGTERM)
+    check(w.wait(30) == 0, "the worker should exit 0 on SIGTERM")
+    check(r.hlen("unacked") == 0 and r.llen("celery") == 0 and r.llen("other") == 0,
+          "nothing left behind by the warm stop")
+    counts = w.success_counts()
+    for tid in ids:
+        check(counts.get(tid, 0) == 1, f"task {tid} ran {counts.get(tid, 0)} times, expected once")
+
+
 def test_poison_message_dead_lettered(env):
     """A task that segfaults every time ends dead-lettered after 3 crashes
     while 1,000 other tasks complete."""
@@ -271,6 +313,7 @@ def test_supervisor_outcomes_reach_the_job_store(env):
 if __name__ == "__main__":
     run_suite("system_operations", [
         ("fair_dispatch", test_fair_dispatch),
+        ("idle_wake_holds_no_more_than_the_prefetch", test_idle_wake_holds_no_more_than_the_prefetch),
         ("poison_message_dead_lettered", test_poison_message_dead_lettered),
         ("no_requeue_on_crash", test_no_requeue_on_crash),
         ("test_tasks_refused_by_default", test_test_tasks_refused_by_default),

@@ -2,6 +2,12 @@
 // kombu's, fetch records atomically, completion never overwrites SUCCESS,
 // restore follows kombu's rules.
 
+#include <cmath>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <doctest/doctest.h>
 
 #include "broker/kombu_transport.hpp"
@@ -125,6 +131,65 @@ TEST_CASE_FIXTURE(fixture, "a message without a readable delivery tag is dead-le
     REQUIRE(entry);
     CHECK(entry->find("raw")->as_string() == "this is not json");
     CHECK(entry->find("queue")->as_string() == "celery");
+  });
+}
+
+TEST_CASE_FIXTURE(fixture, "a fetch pipelined behind BLMOVE runs when the message comes and reads Redis's clock") {
+  test::run_coro([&](auto ex) -> awaitable<void> {
+    redis::connection c(ex, cfg), waiter(ex, cfg);
+    co_await c.async_connect();
+    co_await waiter.async_connect();
+    std::vector<broker::queue_name> queues{q("celery")};
+    broker::kombu_transport t(c, broker::transport_config{queues, std::chrono::seconds(60)});
+    CHECK(t.main_list() == "celery");
+    co_await t.async_load_fetch_script();
+    std::string good = envelope("celeriac.noop", {});
+
+    // Nothing there: the BLMOVE times out, then the fetch runs and finds nothing.
+    redis::request req;
+    req.push("BLMOVE", "celery", "celery", "RIGHT", "RIGHT", 1);
+    t.add_fetch(req, 4, broker::kombu_transport::fetch_clock::redis);
+    auto empty = co_await waiter.async_exec(req);
+    CHECK(empty.at(0).is_nil());
+    CHECK(t.read_fetch(empty.at(1)).empty());
+
+    // Two messages (one without a delivery tag) pushed while the BLMOVE waits.
+    auto before = util::unix_seconds(util::wall_now());
+    redis::request blocked;
+    blocked.push("BLMOVE", "celery", "celery", "RIGHT", "RIGHT", 5);
+    t.add_fetch(blocked, 4, broker::kombu_transport::fetch_clock::redis);
+    auto pusher = [&]() -> awaitable<void> {
+      boost::asio::steady_timer timer(ex, std::chrono::milliseconds(100));
+      co_await timer.async_wait(boost::asio::use_awaitable);
+      co_await run(c, "LPUSH", "celery", std::string("not json"), good);
+    };
+    boost::asio::co_spawn(ex, pusher(), boost::asio::detached);
+    auto replies = co_await waiter.async_exec(blocked);
+    auto after = util::unix_seconds(util::wall_now());
+    CHECK(replies.at(0).is_string());
+    auto got = t.read_fetch(replies.at(1));
+    // RPOP order: the first pushed comes first.
+    REQUIRE(got.size() == 2);
+    CHECK(got[0].state == broker::fetched_message::status::dead_lettered);
+    REQUIRE(got[1].state == broker::fetched_message::status::held);
+    CHECK(got[1].raw == good);
+    // The score is when the fetch ran (after the push), not when it was sent.
+    auto score = co_await run(c, "ZSCORE", "unacked_index", got[1].tag);
+    REQUIRE(score.as_string());
+    double s = std::stod(std::string(*score.as_string()));
+    CHECK(s >= before + 0.05);
+    CHECK(s <= after + 0.05);
+    // The dead-letter time is Redis's clock in the worker's own format.
+    auto dead = co_await run(c, "LRANGE", "celeriac.dead", 0, -1);
+    REQUIRE(dead.elements()->size() == 1);
+    auto entry = json::parse(*(*dead.elements())[0].as_string());
+    REQUIRE(entry);
+    auto when = util::parse_iso8601(entry->find("time")->as_string());
+    REQUIRE(when);
+    CHECK(std::abs(util::unix_seconds(*when) - s) < 0.01);
+    CHECK(entry->find("time")->as_string().ends_with("+00:00"));
+    auto left = co_await run(c, "LLEN", "celery");
+    CHECK(*left.as_integer() == 0);
   });
 }
 
