@@ -277,6 +277,8 @@ private:
     redis::connection conn;
     std::optional<std::int64_t> client_id;  // for CLIENT UNBLOCK
     bool in_flight = false;                 // BLMOVE + fetch sent, reply not yet handled
+    std::uint64_t exchanges = 0;            // replies handled so far
+    bool last_ran_dry = false;              // the last reply: fewer messages than room
     bool off = false;                       // CLIENT ID refused (e.g. by an ACL): the main list gets a plain watcher
     boost::asio::steady_timer done;         // cancelled: an exchange ended
   };

@@ -26,19 +26,30 @@
 namespace celeriac::worker {
 
 awaitable<void> consumer::idle_until_woken() {
-  fetch_idle_ = true;
-  watch_go_.cancel();
-  while (fetch_idle_ && !stopping_) {
-    fetch_wake_.expires_after(std::chrono::seconds(1));
-    co_await wait_on(fetch_wake_);
-    if (steady_clock::now() < fetch_wake_.expiry()) break;  // woken
-    sync_queues();
-    // A quiet second: fetch once as a safety net, unless the pipelined
-    // fetch does that already (its BLMOVE times out every second).
-    if (!wake_fetch_.in_flight) break;
+  for (;;) {
+    fetch_idle_ = true;
+    watch_go_.cancel();
+    while (fetch_idle_ && !stopping_) {
+      fetch_wake_.expires_after(std::chrono::seconds(1));
+      co_await wait_on(fetch_wake_);
+      if (steady_clock::now() < fetch_wake_.expiry()) break;  // woken
+      sync_queues();
+      // A quiet second: fetch once as a safety net, unless the pipelined
+      // fetch does that already (its BLMOVE times out every second).
+      if (!wake_fetch_.in_flight) break;
+    }
+    fetch_idle_ = false;
+    const bool pipelined = wake_fetch_.in_flight;
+    const std::uint64_t before = wake_fetch_.exchanges;
+    co_await finish_wake_fetch();
+    // Woken by another list's watcher, and the pipelined fetch that ran
+    // since found every list empty: the message was taken (by that fetch,
+    // or by another consumer), so a fetch of our own would find nothing.
+    // (Should the fetch have run just before the message came, the
+    // watcher sees the message again and wakes us again.)
+    const bool taken = pipelined && wake_fetch_.exchanges != before && wake_fetch_.last_ran_dry;
+    if (stopping_ || !taken || unstarted() > prefetch_limit() / 2) co_return;
   }
-  fetch_idle_ = false;
-  co_await finish_wake_fetch();
 }
 
 awaitable<void> consumer::finish_wake_fetch() {
@@ -132,6 +143,8 @@ awaitable<void> consumer::wake_fetch_loop() {
     } else {
       co_await dispatch_fetched(got);
     }
+    wake_fetch_.last_ran_dry = !failed && ran_dry;
+    ++wake_fetch_.exchanges;
     wake_fetch_.in_flight = false;
     wake_fetch_.done.cancel();
     if (stopping_) break;
