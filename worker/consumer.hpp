@@ -122,6 +122,14 @@ private:
   boost::asio::awaitable<void> idle_until_woken();
   // The main list's wake-up: BLMOVE with the fetch pipelined behind it.
   boost::asio::awaitable<void> wake_fetch_loop();
+  // One such exchange for up to `room` messages, dispatched (or handed
+  // back when stopping).
+  struct wake_fetch_result {
+    bool fetched = false;  // the fetch ran and its reply was read
+    bool ran_dry = false;  // fewer messages than room
+    bool failed = false;   // an error: wait a second before the next
+  };
+  boost::asio::awaitable<wake_fetch_result> wake_and_fetch(std::size_t room);
   // Makes a pipelined fetch in flight run now (CLIENT UNBLOCK) and waits
   // until its messages are dispatched (or handed back when stopping).
   boost::asio::awaitable<void> finish_wake_fetch();

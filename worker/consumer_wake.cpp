@@ -102,62 +102,78 @@ awaitable<void> consumer::wake_fetch_loop() {
       continue;
     }
 
-    const std::string list = transport_.main_list();
-    redis::request req;
-    req.push("BLMOVE", list, list, "RIGHT", "RIGHT", 1);
-    transport_.add_fetch(req, room, broker::kombu_transport::fetch_clock::redis);
-    wake_fetch_.in_flight = true;
-    std::vector<broker::fetched_message> got;
-    bool failed = false;
-    try {
-      auto replies = co_await conn.async_exec(req);
-      if (replies.at(0).is_error()) {
-        log::error("waiting on {} failed: {}", list, replies[0].error_message());
-        failed = true;  // no hurry: the fetch loop's safety net fetches meanwhile
-      }
-      if (redis::is_noscript(replies.at(1)))
-        co_await transport_.async_load_fetch_script();
-      else
-        got = transport_.read_fetch(replies.at(1));
-    } catch (const boost::system::system_error& e) {
-      // Lost with the connection, if the fetch ran: its messages are in
-      // this child's held set, which the supervisor hands back when the
-      // child ends, or the visibility timeout restores.
-      if (!stopping_) log::debug("wake-up and fetch connection: {}", e.what());
-      failed = true;
-    } catch (const std::exception& e) {
-      log::error("fetching from the broker failed: {}; retrying in a second", e.what());
-      failed = true;
-    }
-    const bool ran_dry = got.size() < room;
-    if (stopping_) {
-      // Shutting down: nothing new starts; what came goes back at once.
-      std::vector<std::string> tags;
-      for (auto& m : got) {
-        if (m.state == broker::fetched_message::status::held)
-          tags.push_back(std::move(m.tag));
-        else
-          on_fetched(std::move(m));  // dead-lettered already: its FAILURE is still written
-      }
-      co_await restore_tags(std::move(tags));
-    } else {
-      co_await dispatch_fetched(got);
-    }
-    wake_fetch_.last_ran_dry = !failed && ran_dry;
-    ++wake_fetch_.exchanges;
-    wake_fetch_.in_flight = false;
-    wake_fetch_.done.cancel();
+    const wake_fetch_result r = co_await wake_and_fetch(room);
     if (stopping_) break;
     // More waiting than there was room for: the fetch loop fetches the rest.
-    if (fetch_idle_ && (!ran_dry || unstarted() > prefetch_limit() / 2)) {
+    if (fetch_idle_ && r.fetched && (!r.ran_dry || unstarted() > prefetch_limit() / 2)) {
       fetch_idle_ = false;
       fetch_wake_.cancel();
     }
-    if (failed) {
+    if (r.failed) {
       asio::steady_timer t(io_);
       co_await sleep_for(t, std::chrono::seconds(1));
     }
   }
+}
+
+awaitable<consumer::wake_fetch_result> consumer::wake_and_fetch(std::size_t room) {
+  // Whatever happens to this exchange, an exception included, it ends:
+  // finish_wake_fetch and the shutdown wait for that.
+  struct exchange_end {
+    wake_fetch_state& s;
+    ~exchange_end() {
+      ++s.exchanges;
+      s.in_flight = false;
+      s.done.cancel();
+    }
+  };
+  const std::string list = transport_.main_list();
+  redis::request req;
+  req.push("BLMOVE", list, list, "RIGHT", "RIGHT", 1);
+  transport_.add_fetch(req, room, broker::kombu_transport::fetch_clock::redis);
+  wake_fetch_.in_flight = true;
+  wake_fetch_.last_ran_dry = false;
+  exchange_end end{wake_fetch_};
+  wake_fetch_result r;
+  std::vector<broker::fetched_message> got;
+  try {
+    auto replies = co_await wake_fetch_.conn.async_exec(req);
+    if (replies.at(0).is_error()) {
+      log::error("waiting on {} failed: {}", list, replies[0].error_message());
+      r.failed = true;  // no hurry: the fetch loop's safety net fetches meanwhile
+    }
+    if (redis::is_noscript(replies.at(1))) {
+      co_await transport_.async_load_fetch_script();
+    } else {
+      got = transport_.read_fetch(replies.at(1));
+      r.fetched = true;
+    }
+  } catch (const boost::system::system_error& e) {
+    // Lost with the connection, if the fetch ran: its messages are in this
+    // child's held set, which the supervisor hands back when the child
+    // ends, or the visibility timeout restores.
+    if (!stopping_) log::debug("wake-up and fetch connection: {}", e.what());
+    r.failed = true;
+  } catch (const std::exception& e) {
+    log::error("fetching from the broker failed: {}; retrying in a second", e.what());
+    r.failed = true;
+  }
+  r.ran_dry = got.size() < room;
+  if (stopping_) {
+    // Shutting down: nothing new starts; what came goes back at once.
+    std::vector<std::string> tags;
+    for (auto& m : got) {
+      if (m.state == broker::fetched_message::status::held)
+        tags.push_back(std::move(m.tag));
+      else
+        on_fetched(std::move(m));  // dead-lettered already: its FAILURE is still written
+    }
+    co_await restore_tags(std::move(tags));
+  } else {
+    co_await dispatch_fetched(got);
+  }
+  wake_fetch_.last_ran_dry = r.fetched && r.ran_dry;
+  co_return r;
 }
 
 // A watcher ends when its list is no longer consumed (cancel_consumer).
