@@ -140,6 +140,9 @@ private:
   // Hands fetched messages on (on_fetched), then the ready ones to the
   // executor in one go; hands back those of queues no longer consumed.
   boost::asio::awaitable<void> dispatch_fetched(std::vector<broker::fetched_message>& got);
+  // Puts never-started messages back at the front of their queues,
+  // untouched, in the order given (so newest first keeps the queue's order).
+  boost::asio::awaitable<void> hand_back_tags(const std::vector<std::string>& tags);
   void spawn_loop(boost::asio::awaitable<void> loop, const char* name);
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> write_batch(pending_writes& batch);

@@ -98,18 +98,22 @@ awaitable<void> consumer::dispatch_fetched(std::vector<broker::fetched_message>&
   in_fetch_dispatch_ = false;
   executor_->submit(std::exchange(ready_jobs_, {}));
   dispatch_wake_.cancel();
+  if (not_ours.empty()) co_return;
   // Newest first: each goes to the front, so the oldest is served first.
-  for (auto it = not_ours.rbegin(); it != not_ours.rend(); ++it) {
+  std::reverse(not_ours.begin(), not_ours.end());
+  co_await hand_back_tags(not_ours);
+  log::info("handed {} message(s) of queues no longer consumed back to their queues", not_ours.size());
+}
+
+awaitable<void> consumer::hand_back_tags(const std::vector<std::string>& tags) {
+  for (const auto& tag : tags) {
     try {
-      co_await transport_.async_hand_back(*it);
+      co_await transport_.async_hand_back(tag);
     } catch (const std::exception& e) {
-      log::error("could not hand message {} of a queue no longer consumed back ({}); the supervisor or the "
-                 "visibility timeout returns it",
-                 *it, e.what());
+      log::error("could not hand message {} back ({}); the supervisor or the visibility timeout returns it", tag,
+                 e.what());
     }
   }
-  if (!not_ours.empty())
-    log::info("handed {} message(s) of queues no longer consumed back to their queues", not_ours.size());
 }
 
 // The running task's age is read from the child's shared slot (written by
@@ -158,14 +162,7 @@ awaitable<void> consumer::hand_back_unstarted() {
                                          .count()
                                    : 0,
              tags.size());
-  for (const auto& tag : tags) {
-    try {
-      co_await transport_.async_hand_back(tag);
-    } catch (const std::exception& e) {
-      log::error("could not hand message {} back ({}); the supervisor or the visibility timeout returns it", tag,
-                 e.what());
-    }
-  }
+  co_await hand_back_tags(tags);
 }
 
 // The fetcher only acts once half the prefetch room is free (see

@@ -113,34 +113,34 @@ awaitable<resp::value> kombu_transport::async_run_script(const redis::script& s,
 
 awaitable<std::vector<fetched_message>> kombu_transport::async_fetch(std::size_t max) {
   if (max == 0) co_return std::vector<fetched_message>{};
-  redis::request req;
-  add_fetch(req, max, fetch_clock::client);
-  auto replies = co_await conn_.async_exec(req);
-  if (redis::is_noscript(replies.at(0))) {
-    co_await async_load_fetch_script();
-    replies = co_await conn_.async_exec(req);
-  }
-  co_return read_fetch(replies.at(0));
+  auto [keys, args] = fetch_call(max, fetch_clock::client);
+  resp::value reply = co_await async_run_script(fetch_script(), keys, args);
+  co_return read_fetch(reply);
 }
 
 awaitable<void> kombu_transport::async_load_fetch_script() { co_await redis::async_load(conn_, fetch_script()); }
 
 void kombu_transport::add_fetch(redis::request& req, std::size_t max, fetch_clock clock) const {
+  auto [keys, args] = fetch_call(max, clock);
+  redis::push_evalsha(req, fetch_script(), keys, args);
+}
+
+kombu_transport::script_call kombu_transport::fetch_call(std::size_t max, fetch_clock clock) const {
   auto lists = watched_lists();
   const std::size_t n = config_.queues.size();
-  std::vector<std::string> keys{std::string(unacked_key), std::string(index_key), config_.dead_letter_key,
-                                held_key_or_placeholder()};
-  std::vector<std::string> args{std::to_string(max), "", "", config_.held_key.empty() ? "0" : "1"};
+  script_call call;
+  call.keys = {std::string(unacked_key), std::string(index_key), config_.dead_letter_key, held_key_or_placeholder()};
+  call.args = {std::to_string(max), "", "", config_.held_key.empty() ? "0" : "1"};
   if (clock == fetch_clock::client) {
     auto now = util::wall_now();
-    args[1] = score_text(util::unix_seconds(now));
-    args[2] = util::iso8601_utc(now);
+    call.args[1] = score_text(util::unix_seconds(now));
+    call.args[2] = util::iso8601_utc(now);
   }
   for (std::size_t k = 0; k < lists.size(); ++k) {
-    keys.push_back(lists[k]);
-    args.push_back(config_.queues[(rotation_ + k % n) % n].str());
+    call.keys.push_back(lists[k]);
+    call.args.push_back(config_.queues[(rotation_ + k % n) % n].str());
   }
-  redis::push_evalsha(req, fetch_script(), keys, args);
+  return call;
 }
 
 std::vector<fetched_message> kombu_transport::read_fetch(resp::value& reply) {

@@ -158,6 +158,12 @@ public:
 
 private:
   std::string held_key_or_placeholder() const;
+  // The fetch script's KEYS and ARGV, shared by async_fetch and add_fetch.
+  struct script_call {
+    std::vector<std::string> keys;
+    std::vector<std::string> args;
+  };
+  script_call fetch_call(std::size_t max, fetch_clock clock) const;
   boost::asio::awaitable<bool> async_move_back(const std::string& tag, bool to_back, bool flag_redelivered);
   boost::asio::awaitable<resp::value> async_run_script(const redis::script& s, const std::vector<std::string>& keys,
                                                        const std::vector<std::string>& args);
