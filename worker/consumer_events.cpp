@@ -12,7 +12,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "celery/event_message.hpp"
@@ -33,14 +32,6 @@ namespace {
 constexpr milliseconds warm_finish_limit{2000};
 constexpr milliseconds cold_finish_limit{500};
 
-celery::event_sender sender_for(const worker_settings& s) {
-  const ::time_t now = ::time(nullptr);
-  struct ::tm local {};
-  ::localtime_r(&now, &local);
-  // The supervisor's pid: the node's, as `inspect stats` reports it.
-  return celery::event_sender{s.node_name, celery::utcoffset_hours(local.tm_gmtoff), ::getppid()};
-}
-
 std::array<double, 3> load_average() {
   double raw[3] = {0, 0, 0};
   if (::getloadavg(raw, 3) != 3) return {0.0, 0.0, 0.0};
@@ -59,7 +50,7 @@ const std::string& system_name() {
 }  // namespace
 
 void consumer::make_events() {
-  events_ = std::make_unique<event_stream>(io_.get_executor(), settings_.broker, sender_for(settings_),
+  events_ = std::make_unique<event_stream>(io_.get_executor(), settings_.broker, node_event_sender(settings_.node_name, ::getppid()),
                                            settings_.task_events);
 }
 

@@ -1,5 +1,7 @@
 #include "worker/crash_recovery.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -15,6 +17,9 @@
 #include "celery/result_meta.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
+#include "util/uuid.hpp"
+#include "worker/crash_events.hpp"
+#include "worker/event_stream.hpp"
 #include "worker/job_outcomes.hpp"
 #include "worker/time_limits.hpp"
 
@@ -51,11 +56,6 @@ void run_bounded(asio::io_context& io, redis::connection& conn, asio::awaitable<
   if (error) std::rethrow_exception(error);
 }
 
-std::string traceback_for(std::string_view task, const crash_decision& d) {
-  return fmt::format("Traceback (most recent call last):\n  File \"celeriac\", in {}\n{}: {}\n", task, d.exc_type,
-                     d.exc_message);
-}
-
 }  // namespace
 
 struct crash_recovery::connections {
@@ -68,7 +68,7 @@ struct crash_recovery::connections {
 };
 
 crash_recovery::crash_recovery(const worker_settings& settings, const app::task_registry& registry)
-    : settings_(settings), registry_(registry) {}
+    : settings_(settings), registry_(registry), event_sender_(node_event_sender(settings.node_name, ::getpid())) {}
 
 crash_recovery::~crash_recovery() = default;
 
@@ -87,12 +87,27 @@ bool crash_recovery::recover(const dead_child& child) {
   }
 }
 
+void crash_recovery::add_event(redis::request& req, std::string_view type, const json::object& fields) {
+  const std::string routing_key = celery::event_routing_key(type);
+  const std::string body =
+      celery::event_json(type, event_sender_, ++event_clock_, util::unix_seconds(util::wall_now()), fields);
+  req.push("PUBLISH", celery::event_channel(settings_.broker.db, routing_key),
+           celery::encode_event_message(body, event_sender_.hostname, routing_key, util::uuid4()));
+}
+
 void crash_recovery::run_recovery(const dead_child& child) {
   redis::connection& conn = conns_->broker.conn();
   broker::transport_config tc{settings_.queues, settings_.visibility_timeout};
   tc.held_key = settings_.held_key(child.pid);
   std::vector<broker::result_write> later_results;
   std::optional<std::string> later_ack;
+  std::optional<task_event> event;  // sent once the outcome is in Redis
+  auto send_event = [&]() -> asio::awaitable<void> {
+    if (!event) co_return;
+    redis::request pub;
+    add_event(pub, event->type, event->fields);
+    co_await conn.async_exec(pub);
+  };
   auto forget_held_set = [&]() -> asio::awaitable<void> {
     redis::request del;
     del.push("DEL", tc.held_key);
@@ -159,10 +174,14 @@ void crash_recovery::run_recovery(const dead_child& child) {
         auto decoded = parts ? celery::decode_message(parts->payload) : celery::decode_message("");
         const std::string task = decoded ? decoded->headers.task : std::string("?");
         const std::string id = decoded ? decoded->headers.id : std::string("?");
+        if (child.task_events && decoded) event = crash_event(d, id, task, child.hard_limit_seconds);
         if (d.what == crash_decision::action::redeliver) {
           log::warning("Task {}[{}] was running when its child (pid {}) died ({}); redelivering it (death {} of at "
                        "most {})",
                        task, id, child.pid, facts.exit_text, facts.crashes, settings_.max_crashes);
+          // Announced before it is back in its queue, so that a monitor
+          // hears of the rejection before the redelivery's task-received.
+          co_await send_event();
           co_await t.async_restore(tag);
         } else {
           log::error("Task {}[{}] raised unexpected: {}('{}')", task, id, d.exc_type, d.exc_message);
@@ -173,10 +192,10 @@ void crash_recovery::run_recovery(const dead_child& child) {
                                !(def && def->options.ignore_result);
             if (wants) {
               auto meta = child.end == child_end::time_limit
-                              ? time_limit_exceeded_meta(id, child.hard_limit_seconds, traceback_for(task, d),
+                              ? time_limit_exceeded_meta(id, child.hard_limit_seconds, crash_traceback(task, d),
                                                          celery::meta_context_for(*decoded))
                               : celery::failure_meta(id, d.exc_type, d.exc_message, d.exc_module,
-                                                     traceback_for(task, d), celery::meta_context_for(*decoded));
+                                                     crash_traceback(task, d), celery::meta_context_for(*decoded));
               results.push_back({fmt::format("celery-task-meta-{}", id), celery::encode_result_meta(meta)});
             }
             if (auto errbacks = celery::errback_messages(*decoded); errbacks) {
@@ -216,6 +235,7 @@ void crash_recovery::run_recovery(const dead_child& child) {
           }
           const std::vector<std::string> ack{tag};
           co_await t.async_complete(results, ack, settings_.result_expires);
+          co_await send_event();
         }
       }
     }
@@ -235,6 +255,7 @@ void crash_recovery::run_recovery(const dead_child& child) {
     static const std::vector<broker::result_write> no_results;
     const std::vector<std::string> tags{*later_ack};
     co_await t.async_complete(no_results, tags, settings_.result_expires);
+    co_await send_event();
     co_await forget_held_set();
   };
   run_bounded(conns_->broker.context(), conn, ack());

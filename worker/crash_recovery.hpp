@@ -3,16 +3,19 @@
 // dealt with at once, not after the visibility timeout. Unstarted and
 // eta-held ones go back to the front of their queues untouched; the one it
 // was running is redelivered, failed or dead-lettered as crash_policy
-// decides. Runs in the supervisor (no io_context of its own there), over a
+// decides, with the task event Celery's worker would send for it
+// (crash_events.hpp) when task events are on. Runs in the supervisor (no io_context of its own there), over a
 // blocking Redis client, bounded in time.
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "app/task_registry.hpp"
+#include "celery/event_message.hpp"
 #include "redis/sync_client.hpp"
 #include "worker/crash_policy.hpp"
 #include "worker/worker_settings.hpp"
@@ -25,6 +28,7 @@ struct dead_child {
   child_end end = child_end::crashed;
   std::optional<std::string> running_tag;  // nullopt: it was between tasks
   double hard_limit_seconds = 0;
+  bool task_events = false;  // the node's task events were on (-E or remote enable_events)
 };
 
 class crash_recovery {
@@ -41,10 +45,14 @@ public:
 private:
   struct connections;
   void run_recovery(const dead_child& child);
+  // PUBLISH of one task event in a message of its own, stamped now.
+  void add_event(redis::request& req, std::string_view type, const json::object& fields);
 
   const worker_settings& settings_;
   const app::task_registry& registry_;
   std::unique_ptr<connections> conns_;
+  celery::event_sender event_sender_;
+  std::int64_t event_clock_ = 0;  // the supervisor's own Lamport clock, as each child has its own
 };
 
 }  // namespace celeriac::worker

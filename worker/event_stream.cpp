@@ -1,5 +1,7 @@
 #include "worker/event_stream.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <iterator>
 #include <utility>
@@ -30,6 +32,13 @@ redis::config stream_settings(redis::config c) {
 }
 
 }  // namespace
+
+celery::event_sender node_event_sender(const std::string& node_name, long node_pid) {
+  const ::time_t now = ::time(nullptr);
+  struct ::tm local {};
+  ::localtime_r(&now, &local);
+  return celery::event_sender{node_name, celery::utcoffset_hours(local.tm_gmtoff), node_pid};
+}
 
 event_stream::event_stream(asio::any_io_executor ex, redis::config broker, celery::event_sender sender,
                            bool task_events)

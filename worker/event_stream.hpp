@@ -35,6 +35,11 @@
 
 namespace celeriac::worker {
 
+// The sender fields of the node's events: its name, the local zone's
+// utcoffset now, and the supervisor's pid (the node's, as `inspect stats`
+// reports it), whichever process sends.
+celery::event_sender node_event_sender(const std::string& node_name, long node_pid);
+
 class event_stream {
 public:
   event_stream(boost::asio::any_io_executor ex, redis::config broker, celery::event_sender sender,

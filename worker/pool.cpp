@@ -92,6 +92,9 @@ int run_pool(const worker_settings& settings, const app::task_registry& registry
     d.end = why == child_exit::time_limit ? child_end::time_limit : child_end::crashed;
     d.running_tag = slot.running_tag();
     d.hard_limit_seconds = static_cast<double>(slot.hard_limit_ms.load()) / 1000.0;
+    // Remote enable/disable_events override -E for the whole node.
+    const int remote_events = node.task_events.load();
+    d.task_events = remote_events >= 0 ? remote_events == 1 : settings.task_events;
     if (!recovery.recover(d)) unrecovered.push_back(std::move(d));
   };
   sc.hooks.made_progress = [&](int i) { return slots[static_cast<std::size_t>(i)].tasks_run.load() > 0; };

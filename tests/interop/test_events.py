@@ -49,6 +49,7 @@ class EventWatcher:
         self.app = celery_app.app
         self.state = self.app.events.State()
         self.types = collections.Counter()
+        self.by_task = collections.defaultdict(list)  # uuid -> event types, in arrival order
         self.lock = threading.Lock()
         before = pattern_subscribers()
         self.conn = self.app.connection_for_read()
@@ -62,6 +63,8 @@ class EventWatcher:
         with self.lock:
             self.state.event(event)
             self.types[event["type"]] += 1
+            if "uuid" in event:
+                self.by_task[event["uuid"]].append(event["type"])
 
     def run(self):
         try:
@@ -82,6 +85,10 @@ class EventWatcher:
     def states(self, name=None):
         with self.lock:
             return collections.Counter(t.state for t in self.state.tasks.values() if name is None or t.name == name)
+
+    def events_of(self, task_id):
+        with self.lock:
+            return list(self.by_task[task_id])
 
     def worker(self, node):
         with self.lock:
@@ -179,6 +186,46 @@ class EventsTest(unittest.TestCase):
             # Stopped (SIGTERM): worker-offline.
             wait_until(lambda: watcher.count("worker-offline") == 1, 10, message="worker-offline")
             self.assertFalse(watcher.worker(node).alive)
+            self.assertIsNone(watcher.failure)
+        finally:
+            watcher.stop()
+
+    def test_outcomes_the_supervisor_decides_send_celerys_events(self):
+        # The child is gone at a hard time limit or a crash, so the
+        # supervisor sends what Celery's worker would: task-failed with
+        # TimeLimitExceeded, task-rejected (requeue) for a redelivery, and
+        # task-failed with WorkerLostError once the message is given up.
+        watcher = EventWatcher()
+        try:
+            with start_worker("--max-crashes", "2") as worker:
+                wait_until(lambda: watcher.worker(worker.node) and watcher.worker(worker.node).alive, 20,
+                           message="State to see the worker alive")
+                app = celery_app.app
+                spun = app.signature("celeriac.spin", args=(30,)).apply_async(time_limit=1)
+                crashed = app.send_task("celeriac.crash", args=["SIGKILL"])
+                for r in (spun, crashed):
+                    with self.assertRaises(Exception):
+                        r.get(timeout=30)
+
+                def final(task_id):
+                    t = watcher.state.tasks.get(task_id)
+                    return t.state if t else None
+                wait_until(lambda: final(spun.id) == "FAILURE" and final(crashed.id) == "FAILURE", 20,
+                           message=lambda: f"FAILURE in State for both (spin: {watcher.events_of(spun.id)}, "
+                                           f"crash: {watcher.events_of(crashed.id)})")
+                self.assertEqual(watcher.state.tasks[spun.id].exception, "TimeLimitExceeded(1.0)")
+                self.assertIn("TimeLimitExceeded", watcher.state.tasks[spun.id].traceback)
+                self.assertEqual(watcher.events_of(spun.id), ["task-received", "task-started", "task-failed"])
+                # Died twice under it (--max-crashes 2): redelivered once, then
+                # dead-lettered with a FAILURE. (The child's own received and
+                # started events may die with it unsent: they are not checked.)
+                crash_events = [e for e in watcher.events_of(crashed.id) if e in ("task-rejected", "task-failed")]
+                self.assertEqual(crash_events, ["task-rejected", "task-failed"])
+                self.assertEqual(watcher.state.tasks[crashed.id].exception,
+                                 "WorkerLostError('Worker exited prematurely: signal 9 (SIGKILL)')")
+                # The events name the node, and the pool carries on.
+                self.assertEqual(watcher.state.tasks[crashed.id].worker.hostname, worker.node)
+                self.assertEqual(celery_app.add.delay(1, 1).get(timeout=20), 2)
             self.assertIsNone(watcher.failure)
         finally:
             watcher.stop()
