@@ -219,7 +219,11 @@ void consumer::on_fetched(broker::fetched_message m) {
                                                     std::move(*decoded), task})
                         .first->second;
   if (sink_) sink_->record(h.message, h.queue.str(), "RECEIVED", nullptr, {});
-  emit_received(h);
+  // Celery's strategy checks for revoked and expired before it announces a
+  // message: one dead on arrival sends task-revoked only (make_ready).
+  const auto now = util::wall_now();
+  const auto expires = h.message.expires_time();
+  if (!(expires && *expires <= now) && !revoked_.contains(h.message.headers.id, now)) emit_received(h);
   if (eta && *eta > util::wall_now()) {
     h.where = held_message::phase::waiting_eta;
     ++eta_held_;

@@ -162,6 +162,9 @@ class EventsTest(unittest.TestCase):
                 wait_until(lambda: counts() == (10, 3, 2, 1, 1), 20,
                            message=lambda: f"State's counts (add ok, fail, revoked, retried, retry ok): {counts()}")
                 self.assertEqual(watcher.state.tasks[expired.id].state, "REVOKED")
+                # Expired on arrival: task-revoked only, as Celery (no task-received).
+                self.assertEqual(watcher.events_of(expired.id), ["task-revoked"])
+                self.assertEqual(watcher.events_of(held.id), ["task-received", "task-revoked"])
                 self.assertEqual(watcher.state.tasks[held.id].state, "REVOKED")
                 failed = watcher.state.tasks[fails[0].id]
                 self.assertEqual(failed.exception, "RuntimeError('no 0')")
