@@ -84,6 +84,7 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
   // task: the supervisor learns what runs without a syscall.
   executor::start_callback on_start = [this](const job& j) {
     slot_.mark_running(j.seq, j.delivery_tag, j.hard_deadline, j.hard_limit.value_or(0));
+    slots_.node_shared().tasks_started.fetch_add(1, std::memory_order_relaxed);
     if (sink_) sink_->started(j.request);
     if (settings_.acks_early || events_->task_events_on())
       asio::post(io_, [this, seq = j.seq] { on_started(seq); });

@@ -46,7 +46,6 @@
 #include "worker/event_stream.hpp"
 #include "worker/executor.hpp"
 #include "worker/lifecycle_sink.hpp"
-#include "worker/node_activity.hpp"
 #include "worker/time_limits.hpp"
 #include "worker/worker_settings.hpp"
 
@@ -332,7 +331,6 @@ private:
   bool shutdown_complete_ = false;
   bool failed_ = false;
   std::unique_ptr<event_stream> events_;
-  activity_tally activity_;    // heartbeat figures across the node's children
   bool node_stopping_ = false;  // SIGTERM/SIGQUIT: the node stops (worker-offline)
   int running_loops_ = 0;
 };

@@ -51,7 +51,7 @@ const std::string& system_name() {
 
 void consumer::make_events() {
   events_ = std::make_unique<event_stream>(io_.get_executor(), settings_.broker, node_event_sender(settings_.node_name, ::getppid()),
-                                           settings_.task_events);
+                                           slots_.node_shared().event_clock, settings_.task_events);
 }
 
 void consumer::set_events_enabled(bool on) {
@@ -72,16 +72,10 @@ void consumer::request_heartbeat() {
 bool consumer::sends_worker_events() const { return index_ == 0 && settings_.worker_events; }
 
 celery::worker_vitals consumer::worker_vitals_now() {
-  std::vector<slot_reading> readings;
-  readings.reserve(slots_.size());
-  for (std::size_t i = 0; i < slots_.size(); ++i) {
-    const child_slot& s = slots_[i];
-    readings.push_back(slot_reading{s.pid.load(), s.running.load() != 0, s.tasks_run.load()});
-  }
-  const node_activity now = activity_.update(readings);
   celery::worker_vitals v;
-  v.active = now.active;
-  v.processed = now.processed;
+  for (std::size_t i = 0; i < slots_.size(); ++i)
+    if (slots_[i].pid.load() != 0 && slots_[i].running.load() != 0) ++v.active;
+  v.processed = static_cast<std::int64_t>(slots_.node_shared().tasks_started.load(std::memory_order_relaxed));
   v.loadavg = load_average();
   v.sw_ident = "celeriac";
   v.sw_ver = CELERIAC_VERSION;

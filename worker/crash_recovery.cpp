@@ -67,8 +67,12 @@ struct crash_recovery::connections {
   }
 };
 
-crash_recovery::crash_recovery(const worker_settings& settings, const app::task_registry& registry)
-    : settings_(settings), registry_(registry), event_sender_(node_event_sender(settings.node_name, ::getpid())) {}
+crash_recovery::crash_recovery(const worker_settings& settings, const app::task_registry& registry,
+                               std::atomic<std::int64_t>& event_clock)
+    : settings_(settings),
+      registry_(registry),
+      event_sender_(node_event_sender(settings.node_name, ::getpid())),
+      event_clock_(event_clock) {}
 
 crash_recovery::~crash_recovery() = default;
 
@@ -89,8 +93,8 @@ bool crash_recovery::recover(const dead_child& child) {
 
 void crash_recovery::add_event(redis::request& req, std::string_view type, const json::object& fields) {
   const std::string routing_key = celery::event_routing_key(type);
-  const std::string body =
-      celery::event_json(type, event_sender_, ++event_clock_, util::unix_seconds(util::wall_now()), fields);
+  const std::int64_t clock = event_clock_.fetch_add(1, std::memory_order_relaxed) + 1;
+  const std::string body = celery::event_json(type, event_sender_, clock, util::unix_seconds(util::wall_now()), fields);
   req.push("PUBLISH", celery::event_channel(settings_.broker.db, routing_key),
            celery::encode_event_message(body, event_sender_.hostname, routing_key, util::uuid4()));
 }

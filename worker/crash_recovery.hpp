@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -33,7 +34,9 @@ struct dead_child {
 
 class crash_recovery {
 public:
-  crash_recovery(const worker_settings& settings, const app::task_registry& registry);
+  // `event_clock`: the node's Lamport clock (node_state), for the events.
+  crash_recovery(const worker_settings& settings, const app::task_registry& registry,
+                 std::atomic<std::int64_t>& event_clock);
   ~crash_recovery();
 
   // Deals with a dead child's messages. Returns false, after logging, when
@@ -52,7 +55,7 @@ private:
   const app::task_registry& registry_;
   std::unique_ptr<connections> conns_;
   celery::event_sender event_sender_;
-  std::int64_t event_clock_ = 0;  // the supervisor's own Lamport clock, as each child has its own
+  std::atomic<std::int64_t>& event_clock_;
 };
 
 }  // namespace celeriac::worker

@@ -41,17 +41,19 @@ celery::event_sender node_event_sender(const std::string& node_name, long node_p
 }
 
 event_stream::event_stream(asio::any_io_executor ex, redis::config broker, celery::event_sender sender,
-                           bool task_events)
+                           std::atomic<std::int64_t>& clock, bool task_events)
     : conn_(ex, stream_settings(broker)),
       sender_(std::move(sender)),
       db_(broker.db),
       task_events_(task_events),
+      clock_(clock),
       wake_(ex) {
   wake_.expires_at(std::chrono::steady_clock::time_point::max());
 }
 
 std::string event_stream::stamp(std::string_view type, const json::object& fields) {
-  return celery::event_json(type, sender_, ++clock_, util::unix_seconds(util::wall_now()), fields);
+  const std::int64_t clock = clock_.fetch_add(1, std::memory_order_relaxed) + 1;
+  return celery::event_json(type, sender_, clock, util::unix_seconds(util::wall_now()), fields);
 }
 
 void event_stream::add_task_event(std::string_view type, const json::object& fields) {

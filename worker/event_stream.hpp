@@ -42,8 +42,9 @@ celery::event_sender node_event_sender(const std::string& node_name, long node_p
 
 class event_stream {
 public:
+  // `clock`: the node's Lamport clock (shared memory), advanced once per event.
   event_stream(boost::asio::any_io_executor ex, redis::config broker, celery::event_sender sender,
-               bool task_events);
+               std::atomic<std::int64_t>& clock, bool task_events);
 
   // Task events (-E, remote enable_events/disable_events): while off,
   // add_task_event does nothing.
@@ -85,7 +86,7 @@ private:
   celery::event_sender sender_;
   int db_;
   std::atomic<bool> task_events_;
-  std::int64_t clock_ = 0;  // Lamport clock of this child's events
+  std::atomic<std::int64_t>& clock_;
   std::vector<std::string> task_batch_;  // task events (JSON text) not yet in a message
   std::deque<outgoing> outbox_;
   std::uint64_t dropped_ = 0;

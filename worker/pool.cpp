@@ -67,7 +67,7 @@ int run_pool(const worker_settings& settings, const app::task_registry& registry
   node.started_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count());
-  crash_recovery recovery(settings, registry);
+  crash_recovery recovery(settings, registry, node.event_clock);
   std::deque<dead_child> unrecovered;
   clock::time_point next_retry{};
   backlog_probe probe(settings);

@@ -50,6 +50,7 @@ class EventWatcher:
         self.state = self.app.events.State()
         self.types = collections.Counter()
         self.by_task = collections.defaultdict(list)  # uuid -> event types, in arrival order
+        self.clocks = collections.defaultdict(list)  # hostname -> clock of every event, in arrival order
         self.lock = threading.Lock()
         before = pattern_subscribers()
         self.conn = self.app.connection_for_read()
@@ -63,6 +64,7 @@ class EventWatcher:
         with self.lock:
             self.state.event(event)
             self.types[event["type"]] += 1
+            self.clocks[event.get("hostname")].append(event.get("clock"))
             if "uuid" in event:
                 self.by_task[event["uuid"]].append(event["type"])
 
@@ -186,6 +188,12 @@ class EventsTest(unittest.TestCase):
                 self.assertEqual(w.sw_ident, "celeriac")
                 self.assertEqual(w.pid, worker.pid)
                 self.assertEqual(watcher.count("worker-offline"), 0)
+                # One Lamport clock for the node, as a Celery worker has: both
+                # children's events never share a clock value.
+                with watcher.lock:
+                    clocks = list(watcher.clocks[node])
+                self.assertGreater(len(clocks), 40)
+                self.assertEqual(len(clocks), len(set(clocks)), "events of one node share a clock value")
             # Stopped (SIGTERM): worker-offline.
             wait_until(lambda: watcher.count("worker-offline") == 1, 10, message="worker-offline")
             self.assertFalse(watcher.worker(node).alive)
@@ -246,6 +254,9 @@ class EventsTest(unittest.TestCase):
                 time.sleep(2.5)
                 self.assertEqual(watcher.count("worker-offline"), 0)
                 self.assertTrue(watcher.worker(worker.node).alive)
+                # `processed` is the node's, not the current first child's.
+                wait_until(lambda: watcher.worker(worker.node).processed == 7, 10,
+                           message=lambda: f"a heartbeat with processed=7 (got {watcher.worker(worker.node).processed})")
         finally:
             watcher.stop()
 
