@@ -193,6 +193,10 @@ class InspectCeleryWorker(Comparing):
         finally:
             app.control.revoke([later_id])
             app.close()
+            # The tests after this one compare an idle node: if the sleep
+            # ended between celeriac's inspect and celery's, they differed.
+            wait_until(lambda: sleep_id not in celery("inspect", "active", "-d", PY_NODE).stdout, 20,
+                       interval=0.5, message="the sleep to end on the Celery worker")
 
     def test_revoked_ids_print_the_same(self):
         ids = [str(uuid.uuid4()), str(uuid.uuid4())]
