@@ -50,7 +50,8 @@ const std::string& system_name() {
 }  // namespace
 
 void consumer::make_events() {
-  events_ = std::make_unique<event_stream>(io_.get_executor(), settings_.broker, node_event_sender(settings_.node_name, ::getppid()),
+  events_ = std::make_unique<event_stream>(io_.get_executor(), settings_.broker,
+                                           node_event_sender(settings_.node_name, ::getppid()),
                                            slots_.node_shared().event_clock, settings_.task_events);
 }
 

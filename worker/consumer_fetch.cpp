@@ -224,7 +224,7 @@ void consumer::on_fetched(broker::fetched_message m) {
   const auto now = util::wall_now();
   const auto expires = h.message.expires_time();
   if (!(expires && *expires <= now) && !revoked_.contains(h.message.headers.id, now)) emit_received(h);
-  if (eta && *eta > util::wall_now()) {
+  if (eta && *eta > now) {
     h.where = held_message::phase::waiting_eta;
     ++eta_held_;
     eta_queue_.emplace(*eta, seq);

@@ -17,7 +17,6 @@
 #include "celery/result_meta.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
-#include "util/uuid.hpp"
 #include "worker/crash_events.hpp"
 #include "worker/event_stream.hpp"
 #include "worker/job_outcomes.hpp"
@@ -92,11 +91,9 @@ bool crash_recovery::recover(const dead_child& child) {
 }
 
 void crash_recovery::add_event(redis::request& req, std::string_view type, const json::object& fields) {
-  const std::string routing_key = celery::event_routing_key(type);
-  const std::int64_t clock = event_clock_.fetch_add(1, std::memory_order_relaxed) + 1;
-  const std::string body = celery::event_json(type, event_sender_, clock, util::unix_seconds(util::wall_now()), fields);
-  req.push("PUBLISH", celery::event_channel(settings_.broker.db, routing_key),
-           celery::encode_event_message(body, event_sender_.hostname, routing_key, util::uuid4()));
+  const auto m = publication_for(settings_.broker.db, event_sender_, celery::event_routing_key(type),
+                                 stamp_node_event(type, event_sender_, event_clock_, fields));
+  req.push("PUBLISH", m.channel, m.envelope);
 }
 
 void crash_recovery::run_recovery(const dead_child& child) {

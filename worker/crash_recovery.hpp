@@ -4,8 +4,9 @@
 // eta-held ones go back to the front of their queues untouched; the one it
 // was running is redelivered, failed or dead-lettered as crash_policy
 // decides, with the task event Celery's worker would send for it
-// (crash_events.hpp) when task events are on. Runs in the supervisor (no io_context of its own there), over a
-// blocking Redis client, bounded in time.
+// (crash_events.hpp) when task events are on. Runs in the supervisor (no
+// io_context of its own there), over a blocking Redis client, bounded in
+// time.
 
 #include <sys/types.h>
 

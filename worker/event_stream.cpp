@@ -51,9 +51,20 @@ event_stream::event_stream(asio::any_io_executor ex, redis::config broker, celer
   wake_.expires_at(std::chrono::steady_clock::time_point::max());
 }
 
+std::string stamp_node_event(std::string_view type, const celery::event_sender& from,
+                             std::atomic<std::int64_t>& clock, const json::object& fields) {
+  const std::int64_t tick = clock.fetch_add(1, std::memory_order_relaxed) + 1;
+  return celery::event_json(type, from, tick, util::unix_seconds(util::wall_now()), fields);
+}
+
+event_publication publication_for(int db, const celery::event_sender& from, std::string_view routing_key,
+                                  std::string_view body_json) {
+  return {celery::event_channel(db, routing_key),
+          celery::encode_event_message(body_json, from.hostname, routing_key, util::uuid4())};
+}
+
 std::string event_stream::stamp(std::string_view type, const json::object& fields) {
-  const std::int64_t clock = clock_.fetch_add(1, std::memory_order_relaxed) + 1;
-  return celery::event_json(type, sender_, clock, util::unix_seconds(util::wall_now()), fields);
+  return stamp_node_event(type, sender_, clock_, fields);
 }
 
 void event_stream::add_task_event(std::string_view type, const json::object& fields) {
@@ -84,8 +95,7 @@ void event_stream::enqueue(std::string_view routing_key, std::string_view body_j
     outbox_.pop_front();
     ++dropped_;
   }
-  outbox_.push_back(outgoing{celery::event_channel(db_, routing_key),
-                             celery::encode_event_message(body_json, sender_.hostname, routing_key, util::uuid4())});
+  outbox_.push_back(publication_for(db_, sender_, routing_key, body_json));
 }
 
 awaitable<void> event_stream::async_run() {
@@ -124,7 +134,7 @@ awaitable<void> event_stream::send_pending() {
     if (unreachable_) log::info("events: Redis answers again; sending the {} waiting message(s)", outbox_.size());
     unreachable_ = false;
   }
-  std::vector<outgoing> sending(std::make_move_iterator(outbox_.begin()), std::make_move_iterator(outbox_.end()));
+  std::vector<event_publication> sending(std::make_move_iterator(outbox_.begin()), std::make_move_iterator(outbox_.end()));
   outbox_.clear();
   redis::request req;
   for (const auto& m : sending) req.push("PUBLISH", m.channel, m.envelope);

@@ -40,6 +40,21 @@ namespace celeriac::worker {
 // reports it), whichever process sends.
 celery::event_sender node_event_sender(const std::string& node_name, long node_pid);
 
+// One event's JSON, stamped now and with the next tick of the node's
+// Lamport clock (node_state::event_clock).
+std::string stamp_node_event(std::string_view type, const celery::event_sender& from,
+                             std::atomic<std::int64_t>& clock, const json::object& fields);
+
+// A message of events ready to PUBLISH: kombu's fanout channel for the
+// routing key and the envelope around `body_json` (one event, or a
+// task.multi list).
+struct event_publication {
+  std::string channel;
+  std::string envelope;
+};
+event_publication publication_for(int db, const celery::event_sender& from, std::string_view routing_key,
+                                  std::string_view body_json);
+
 class event_stream {
 public:
   // `clock`: the node's Lamport clock (shared memory), advanced once per event.
@@ -72,11 +87,6 @@ public:
   std::uint64_t dropped() const noexcept { return dropped_; }
 
 private:
-  struct outgoing {
-    std::string channel;
-    std::string envelope;
-  };
-
   std::string stamp(std::string_view type, const json::object& fields);
   void seal_task_batch();
   void enqueue(std::string_view routing_key, std::string_view body_json);
@@ -88,7 +98,7 @@ private:
   std::atomic<bool> task_events_;
   std::atomic<std::int64_t>& clock_;
   std::vector<std::string> task_batch_;  // task events (JSON text) not yet in a message
-  std::deque<outgoing> outbox_;
+  std::deque<event_publication> outbox_;
   std::uint64_t dropped_ = 0;
   boost::asio::steady_timer wake_;  // cancelled: something to send, or finishing
   bool unreachable_ = false;  // logged once per outage
