@@ -264,6 +264,9 @@ private:
   bool wants_result(const held_message& h) const;
   std::size_t prefetch_limit() const;
   std::size_t unstarted() const;
+  // Whether the wake-up connections should wait on the lists: the fetcher
+  // is idle and not paused by fair dispatch.
+  bool wake_ups_wanted() const;
   void wake_writer();
   void wake_fetcher();
 

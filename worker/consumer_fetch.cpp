@@ -24,6 +24,12 @@ std::size_t consumer::prefetch_limit() const {
 
 std::size_t consumer::unstarted() const { return held_.size() - eta_held_; }
 
+// Paused, the child fetches nothing until its long task is done, on any
+// path: a wake-up that fetched while paused would take back the messages
+// fair dispatch just handed back, hand them back again 10 ms later, and
+// so on for as long as the task ran (thousands of round trips a second).
+bool consumer::wake_ups_wanted() const { return fetch_idle_ && !fetch_paused_; }
+
 awaitable<void> consumer::fetch_loop() {
   bool warned = false;
   while (!stopping_) {
@@ -170,6 +176,11 @@ awaitable<void> consumer::hand_back_unstarted() {
 // idle fetcher is left alone too: its last fetch found the lists empty,
 // and the wake-up connections wake it as soon as that changes.
 void consumer::wake_fetcher() {
+  // A pause ends once nothing unstarted is held: the long task is done.
+  if (fetch_paused_ && unstarted() == 0) {
+    fetch_paused_ = false;
+    watch_go_.cancel();  // the wake-up connections may wait again
+  }
   if (fetch_idle_) return;
   if (unstarted() == 0 || unstarted() <= prefetch_limit() / 2) fetch_wake_.cancel();
 }

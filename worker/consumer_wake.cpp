@@ -76,7 +76,7 @@ awaitable<void> consumer::wake_fetch_loop() {
     sync_queues();  // the request names the lists: they must be the node's current ones
     const std::size_t held = unstarted();
     const std::size_t room = held < prefetch_limit() ? prefetch_limit() - held : 0;
-    if (!fetch_idle_ || room == 0) {
+    if (!wake_ups_wanted() || room == 0) {
       co_await wait_on(watch_go_);
       continue;
     }
@@ -182,7 +182,7 @@ awaitable<void> consumer::watch_list(std::string list, std::shared_ptr<redis::co
   redis::request req;
   req.push("BLMOVE", list, list, "RIGHT", "RIGHT", 1);
   while (!stopping_ && watchers_.count(list)) {
-    if (!fetch_idle_) {
+    if (!wake_ups_wanted()) {
       // Several watchers share this timer: its expiry is set once, in the
       // constructor, because setting it would cancel the others' waits.
       co_await wait_on(watch_go_);

@@ -92,6 +92,36 @@ def test_idle_wake_holds_no_more_than_the_prefetch(env):
         check(counts.get(tid, 0) == 1, f"task {tid} ran {counts.get(tid, 0)} times, expected once")
 
 
+def command_calls(r, names):
+    stats = r.info("commandstats")
+    return sum(stats.get(f"cmdstat_{n}", {}).get("calls", 0) for n in names)
+
+
+def test_busy_node_fetches_nothing_while_paused(env):
+    """Every child busy with a long task: a message that comes goes back to
+    its queue once (fair dispatch) and stays there until a child is free.
+    The wake-up path used to fetch it again at once, hand it back 10 ms
+    later, and so on for the whole task: 35,000 fetch scripts in 2 s."""
+    srv = env.redis()
+    r = srv.client()
+    env.worker(srv.url, concurrency=1, prefetch=4)
+    long_id, long_msg = make_message("celeriac.sleep", [3])
+    enqueue(r, [long_msg])
+    wait_until(lambda: r.hlen("unacked") == 1 and r.llen("celery") == 0, 10, what="the child to take the sleep")
+    time.sleep(0.2)
+    before = command_calls(r, ["evalsha", "rpush", "blmove"])
+    short_id, short_msg = make_message("celeriac.add", [1, 2])
+    enqueue(r, [short_msg])
+    time.sleep(2.0)
+    calls = command_calls(r, ["evalsha", "rpush", "blmove"]) - before
+    log(f"fetch scripts, hand-backs and wake-ups in 2 s while the child was busy: {calls}")
+    check(get_meta(r, long_id) is None, "the sleep should still be running")
+    check(calls < 40, f"{calls} fetches, hand-backs and wake-ups in 2 s while the only child was busy")
+    wait_until(lambda: all_done(r, [long_id, short_id]), 10, what="both tasks")
+    check(parse_date_done(get_meta(r, short_id)) >= parse_date_done(get_meta(r, long_id)),
+          "the short task ran after the long one (the only child was busy)")
+
+
 def test_poison_message_dead_lettered(env):
     """A task that segfaults every time ends dead-lettered after 3 crashes
     while 1,000 other tasks complete."""
@@ -314,6 +344,7 @@ if __name__ == "__main__":
     run_suite("system_operations", [
         ("fair_dispatch", test_fair_dispatch),
         ("idle_wake_holds_no_more_than_the_prefetch", test_idle_wake_holds_no_more_than_the_prefetch),
+        ("busy_node_fetches_nothing_while_paused", test_busy_node_fetches_nothing_while_paused),
         ("poison_message_dead_lettered", test_poison_message_dead_lettered),
         ("no_requeue_on_crash", test_no_requeue_on_crash),
         ("test_tasks_refused_by_default", test_test_tasks_refused_by_default),
