@@ -11,6 +11,8 @@
 #include <system_error>
 #include <thread>
 
+#include "worker/wait_turn.hpp"
+
 namespace celeriac::worker {
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::int64_t>::is_always_lock_free,
@@ -137,11 +139,20 @@ child_slots::child_slots(std::size_t count) : count_(count) {
   node_ = new (p) node_state();
   slots_ = reinterpret_cast<child_slot*>(static_cast<char*>(p) + sizeof(node_state));
   for (std::size_t i = 0; i < count_; ++i) new (&slots_[i]) child_slot();
+  try {
+    turn_signal_fd_ = wait_turn::make_signal_fd();
+  } catch (...) {
+    ::munmap(p, bytes());
+    throw;
+  }
 }
 
 node_state& child_slots::node_shared() noexcept { return *node_; }
 const node_state& child_slots::node_shared() const noexcept { return *node_; }
 
-child_slots::~child_slots() { ::munmap(node_, bytes()); }
+child_slots::~child_slots() {
+  ::close(turn_signal_fd_);
+  ::munmap(node_, bytes());
+}
 
 }  // namespace celeriac::worker

@@ -66,6 +66,9 @@ struct node_state {
   // The node's Lamport clock for its events, as a Celery worker has one:
   // every child and the supervisor stamp from it.
   alignas(64) std::atomic<std::int64_t> event_clock{0};
+  // The child that waits on the main list for the node, -1 for none
+  // (worker/wait_turn.hpp). Its own cache line: idle children read it.
+  alignas(64) std::atomic<std::int32_t> main_list_turn{-1};
 
   // Every child that hears a broadcast records its change here (the same
   // change from each: idempotent), so it lands even while the first child
@@ -99,7 +102,8 @@ struct node_state {
   std::string time_limits_text() const;
 };
 
-// `count` slots in memory shared with children forked afterwards.
+// `count` slots in memory shared with children forked afterwards, and the
+// one eventfd the children signal each other with.
 class child_slots {
 public:
   explicit child_slots(std::size_t count);
@@ -114,6 +118,9 @@ public:
   // worker/consumer_fetch.cpp at -O2 -g.
   node_state& node_shared() noexcept;
   const node_state& node_shared() const noexcept;
+  // The eventfd that signals node_state::main_list_turn given up
+  // (worker/wait_turn.hpp), inherited by every child.
+  int turn_signal_fd() const noexcept { return turn_signal_fd_; }
 
 private:
   std::size_t bytes() const noexcept;
@@ -121,6 +128,7 @@ private:
   std::size_t count_;
   node_state* node_;
   child_slot* slots_;
+  int turn_signal_fd_ = -1;
 };
 
 }  // namespace celeriac::worker

@@ -5,6 +5,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <system_error>
+
 #include <algorithm>
 #include <memory>
 
@@ -40,6 +43,14 @@ broker::transport_config transport_settings(const worker_settings& s, const node
   return tc;
 }
 
+// The child's own descriptor for the node's turn signal: asio closes what
+// it owns, and the node's fd must stay open for the supervisor.
+int dup_or_throw(int fd) {
+  const int copy = ::dup(fd);
+  if (copy < 0) throw std::system_error(errno, std::generic_category(), "duplicating the main list's turn signal");
+  return copy;
+}
+
 }  // namespace
 
 consumer::consumer(asio::io_context& io, const worker_settings& settings, const app::task_registry& registry,
@@ -54,6 +65,9 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
       broker_conn_(io.get_executor(), settings.broker),
       transport_(broker_conn_, transport_settings(settings, slots.node_shared())),
       wake_fetch_(io, settings.broker),
+      turn_(slots.node_shared().main_list_turn, slots.turn_signal_fd()),
+      turn_signal_(io, dup_or_throw(slots.turn_signal_fd())),
+      turn_wake_(io),
       fetch_wake_(io),
       watch_go_(io),
       writer_wake_(io),
@@ -139,6 +153,7 @@ awaitable<int> consumer::async_run() {
   spawn(touch_loop(), "heartbeat");
   spawn(eta_loop(), "eta");
   spawn(fair_dispatch_loop(), "dispatch");
+  spawn(turn_loop(), "main list's turn");
   spawn(admission_loop(), "admission");
   spawn(rates_loop(), "rate limits");
   spawn(control_loop(), "remote control");
@@ -179,6 +194,7 @@ void consumer::begin_shutdown(bool cold) {
   for (auto* t : {&fetch_wake_, &watch_go_, &writer_wake_, &eta_wake_, &done_wake_, &dispatch_wake_, &admission_wake_,
                   &wake_fetch_.done})
     t->cancel();
+  poke_turn();  // gives the turn up
   // Messages to put back leave held_ now, synchronously: an outcome the
   // executor posts meanwhile then finds nothing to ack and cannot store a
   // result for a message that is already on its way back to the queue.

@@ -30,6 +30,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "app/task_registry.hpp"
@@ -47,6 +48,7 @@
 #include "worker/executor.hpp"
 #include "worker/lifecycle_sink.hpp"
 #include "worker/time_limits.hpp"
+#include "worker/wait_turn.hpp"
 #include "worker/worker_settings.hpp"
 
 namespace celeriac::worker {
@@ -132,6 +134,18 @@ private:
   // Makes a pipelined fetch in flight run now (CLIENT UNBLOCK) and waits
   // until its messages are dispatched (or handed back when stopping).
   boost::asio::awaitable<void> finish_wake_fetch();
+  // One CLIENT UNBLOCK of the main list's BLMOVE (the fetch behind it
+  // then runs at once); nothing when no BLMOVE has been sent yet.
+  boost::asio::awaitable<void> unblock_wake_fetch();
+  // The main list's turn (worker/consumer_turn.cpp, worker/wait_turn.hpp):
+  // takes it while this child would start a message at once, gives it up
+  // when not, and waits for it meanwhile.
+  boost::asio::awaitable<void> turn_loop();
+  bool wants_turn() const;
+  // Makes turn_loop look again (the fetcher went idle or busy, a task was
+  // handed to the executor or ended, the child stops).
+  void poke_turn();
+  boost::asio::awaitable<void> give_up_turn();
   boost::asio::awaitable<void> watch_list(std::string list, std::shared_ptr<redis::connection> conn);
   // One wake-up watcher per consumed list but the main one: starts the
   // missing ones, ends those of lists no longer consumed.
@@ -296,6 +310,9 @@ private:
     boost::asio::steady_timer done;         // cancelled: an exchange ended
   };
   wake_fetch_state wake_fetch_;
+  wait_turn turn_;
+  boost::asio::posix::stream_descriptor turn_signal_;  // this child's dup of the node's eventfd
+  boost::asio::steady_timer turn_wake_;                // cancelled: look at the turn again
   std::unique_ptr<executor> executor_;
   std::set<redis::connection*> reconnecting_;
 

@@ -104,6 +104,7 @@ awaitable<void> consumer::dispatch_fetched(std::vector<broker::fetched_message>&
   in_fetch_dispatch_ = false;
   executor_->submit(std::exchange(ready_jobs_, {}));
   dispatch_wake_.cancel();
+  if (turn_.held_by(index_)) poke_turn();  // a long task gives the turn up
   if (not_ours.empty()) co_return;
   // Newest first: each goes to the front, so the oldest is served first.
   std::reverse(not_ours.begin(), not_ours.end());
@@ -153,6 +154,7 @@ awaitable<void> consumer::hand_back_unstarted() {
   for (auto& j : executor_->take_pending()) seqs.push_back(j.seq);
   if (seqs.empty()) co_return;
   fetch_paused_ = true;
+  poke_turn();
   // Newest first: each goes to the front, so the oldest is served first.
   std::sort(seqs.rbegin(), seqs.rend());
   std::vector<std::string> tags;
@@ -180,8 +182,13 @@ void consumer::wake_fetcher() {
   if (fetch_paused_ && unstarted() == 0) {
     fetch_paused_ = false;
     watch_go_.cancel();  // the wake-up connections may wait again
+    poke_turn();
   }
-  if (fetch_idle_) return;
+  if (fetch_idle_) {
+    // A task ended: a child that gave the turn up while busy may want it.
+    if (!turn_.held_by(index_)) poke_turn();
+    return;
+  }
   if (unstarted() == 0 || unstarted() <= prefetch_limit() / 2) fetch_wake_.cancel();
 }
 

@@ -77,7 +77,10 @@ void consumer::make_ready(held_message& h) {
   // Collected and handed to the executor in one go per fetch (see
   // fetch_loop); messages released by the eta loop go at once.
   ready_jobs_.push_back(std::move(j));
-  if (!in_fetch_dispatch_) executor_->submit(std::exchange(ready_jobs_, {}));
+  if (!in_fetch_dispatch_) {
+    executor_->submit(std::exchange(ready_jobs_, {}));
+    if (turn_.held_by(index_)) poke_turn();
+  }
 }
 
 void consumer::on_started(std::uint64_t seq) {

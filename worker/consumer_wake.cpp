@@ -29,6 +29,7 @@ awaitable<void> consumer::idle_until_woken() {
   for (;;) {
     fetch_idle_ = true;
     watch_go_.cancel();
+    poke_turn();
     while (fetch_idle_ && !stopping_) {
       fetch_wake_.expires_after(std::chrono::seconds(1));
       co_await wait_on(fetch_wake_);
@@ -39,6 +40,7 @@ awaitable<void> consumer::idle_until_woken() {
       if (!wake_fetch_.in_flight) break;
     }
     fetch_idle_ = false;
+    poke_turn();
     const bool pipelined = wake_fetch_.in_flight;
     const std::uint64_t before = wake_fetch_.exchanges;
     co_await finish_wake_fetch();
@@ -56,17 +58,20 @@ awaitable<void> consumer::finish_wake_fetch() {
   while (wake_fetch_.in_flight) {
     // Repeated while in flight: an UNBLOCK that reaches Redis before the
     // BLMOVE does finds nothing to unblock.
-    if (wake_fetch_.client_id) {
-      redis::request req;
-      req.push("CLIENT", "UNBLOCK", *wake_fetch_.client_id);
-      try {
-        co_await broker_conn_.async_exec(req);
-      } catch (const std::exception& e) {
-        log::debug("CLIENT UNBLOCK for the pipelined fetch: {}", e.what());
-      }
-    }
+    co_await unblock_wake_fetch();
     wake_fetch_.done.expires_after(milliseconds(5));
     co_await wait_on(wake_fetch_.done);
+  }
+}
+
+awaitable<void> consumer::unblock_wake_fetch() {
+  if (!wake_fetch_.client_id) co_return;
+  redis::request req;
+  req.push("CLIENT", "UNBLOCK", *wake_fetch_.client_id);
+  try {
+    co_await broker_conn_.async_exec(req);
+  } catch (const std::exception& e) {
+    log::debug("CLIENT UNBLOCK for the pipelined fetch: {}", e.what());
   }
 }
 
@@ -76,7 +81,8 @@ awaitable<void> consumer::wake_fetch_loop() {
     sync_queues();  // the request names the lists: they must be the node's current ones
     const std::size_t held = unstarted();
     const std::size_t room = held < prefetch_limit() ? prefetch_limit() - held : 0;
-    if (!wake_ups_wanted() || room == 0) {
+    // Only the child with the turn waits here (turn_loop).
+    if (!wake_ups_wanted() || room == 0 || !turn_.held_by(index_)) {
       co_await wait_on(watch_go_);
       continue;
     }
@@ -108,6 +114,7 @@ awaitable<void> consumer::wake_fetch_loop() {
     if (fetch_idle_ && r.fetched && (!r.ran_dry || unstarted() > prefetch_limit() / 2)) {
       fetch_idle_ = false;
       fetch_wake_.cancel();
+      poke_turn();
     }
     if (r.failed) {
       asio::steady_timer t(io_);
@@ -204,6 +211,7 @@ awaitable<void> consumer::watch_list(std::string list, std::shared_ptr<redis::co
         // return at once, over and over, while the fetch is under way.
         fetch_idle_ = false;
         fetch_wake_.cancel();
+        poke_turn();
       }
     } catch (const std::exception& e) {
       if (!stopping_) log::debug("wake-up connection for {}: {}", list, e.what());

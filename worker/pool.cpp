@@ -14,6 +14,7 @@
 #include "worker/metrics_hooks.hpp"
 #include "worker/metrics_service.hpp"
 #include "worker/supervisor.hpp"
+#include "worker/wait_turn.hpp"
 
 namespace celeriac::worker {
 namespace {
@@ -86,6 +87,8 @@ int run_pool(const worker_settings& settings, const app::task_registry& registry
     count_child_exit(i, why);
     child_slot& slot = slots[static_cast<std::size_t>(i)];
     slot.pid.store(0);
+    // A dead child waits on the main list no more: an idle sibling takes over.
+    wait_turn(node.main_list_turn, slots.turn_signal_fd()).give_up(i);
     dead_child d;
     d.pid = pid;
     d.wait_status = status;

@@ -122,6 +122,50 @@ def test_busy_node_fetches_nothing_while_paused(env):
           "the short task ran after the long one (the only child was busy)")
 
 
+def test_idle_node_wakes_one_child_per_message(env):
+    """Of a node's idle children only the one with the turn waits on the
+    main list, so a message wakes one child (before: every idle child,
+    each BLMOVE served and each fetch run, all but one for nothing). A
+    child whose task runs long gives the turn to an idle sibling, which
+    then takes what comes straight from the queue: no message goes to the
+    busy child to be handed back."""
+    srv = env.redis()
+    r = srv.client()
+    env.worker(srv.url, concurrency=2, prefetch=4)
+    wait_until(lambda: sum(1 for c in r.client_list() if c["cmd"] == "blmove") >= 7, 10,
+               what="the idle children to block on their lists")
+    time.sleep(0.5)
+    n = 60
+    before = {c: command_calls(r, [c]) for c in ("blmove", "evalsha")}
+    ids = []
+    for i in range(n):
+        tid, m = make_message("celeriac.add", [i, 1])
+        r.lpush("celery", m)
+        ids.append(tid)
+        time.sleep(0.01)
+    wait_until(lambda: all_done(r, ids), 10, what=f"the {n} tasks")
+    per = {c: (command_calls(r, [c]) - before[c]) / n for c in before}
+    log(f"per message at a trickle: {per['blmove']:.2f} BLMOVE, {per['evalsha']:.2f} EVALSHA "
+        "(before the turn: 2.1 and 3.0)")
+    check(per["blmove"] < 1.5, f"{per['blmove']:.2f} BLMOVE per message: more than one child woke for each")
+    check(per["evalsha"] < 2.5, f"{per['evalsha']:.2f} scripts per message (a fetch and a write expected)")
+
+    long_id, long_msg = make_message("celeriac.sleep", [2])
+    enqueue(r, [long_msg])
+    wait_until(lambda: r.hlen("unacked") == 1 and r.llen("celery") == 0, 5, what="a child to take the sleep")
+    time.sleep(0.3)
+    handed_back = command_calls(r, ["rpush"])
+    unblocks = command_calls(r, ["client|unblock"])
+    check(unblocks >= 1, "the busy child should have ended its wait on the main list (CLIENT UNBLOCK)")
+    short_id, short_msg = make_message("celeriac.add", [2, 2])
+    enqueue(r, [short_msg])
+    wait_until(lambda: all_done(r, [short_id]), 5, what="the short task")
+    check(get_meta(r, long_id) is None, "the sleep should still be running")
+    check(command_calls(r, ["rpush"]) == handed_back,
+          "the short task went to the busy child and was handed back: the turn did not move to the idle one")
+    wait_until(lambda: all_done(r, [long_id]), 10, what="the sleep")
+
+
 def test_poison_message_dead_lettered(env):
     """A task that segfaults every time ends dead-lettered after 3 crashes
     while 1,000 other tasks complete."""
@@ -345,6 +389,7 @@ if __name__ == "__main__":
         ("fair_dispatch", test_fair_dispatch),
         ("idle_wake_holds_no_more_than_the_prefetch", test_idle_wake_holds_no_more_than_the_prefetch),
         ("busy_node_fetches_nothing_while_paused", test_busy_node_fetches_nothing_while_paused),
+        ("idle_node_wakes_one_child_per_message", test_idle_node_wakes_one_child_per_message),
         ("poison_message_dead_lettered", test_poison_message_dead_lettered),
         ("no_requeue_on_crash", test_no_requeue_on_crash),
         ("test_tasks_refused_by_default", test_test_tasks_refused_by_default),
