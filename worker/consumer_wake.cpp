@@ -81,11 +81,7 @@ awaitable<void> consumer::wake_fetch_loop() {
     sync_queues();  // the request names the lists: they must be the node's current ones
     const std::size_t held = unstarted();
     const std::size_t room = held < prefetch_limit() ? prefetch_limit() - held : 0;
-    // Only the child with the turn waits here (turn_loop).
-    if (!wake_ups_wanted() || room == 0 || !turn_.held_by(index_)) {
-      co_await wait_on(watch_go_);
-      continue;
-    }
+    // Connected before the turn comes, so that taking it costs no connect.
     if (!conn.is_connected() || !wake_fetch_.client_id) {
       wake_fetch_.client_id.reset();
       co_await ensure_connected(conn, "broker (wake-up and fetch)");
@@ -105,6 +101,11 @@ awaitable<void> consumer::wake_fetch_loop() {
       } catch (const std::exception& e) {
         log::debug("wake-up and fetch connection: {}", e.what());
       }
+      continue;
+    }
+    // Only the child with the turn waits here (turn_loop).
+    if (!wake_ups_wanted() || room == 0 || !turn_.held_by(index_)) {
+      co_await wait_on(watch_go_);
       continue;
     }
 
