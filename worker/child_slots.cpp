@@ -131,7 +131,8 @@ std::size_t child_slots::bytes() const noexcept {
   return sizeof(node_state) + sizeof(child_slot) * std::max<std::size_t>(1, count_);
 }
 
-child_slots::child_slots(std::size_t count) : count_(count) {
+child_slots::child_slots(std::size_t count, std::vector<std::string> task_names)
+    : count_(count), totals_(std::make_unique<task_totals>(std::move(task_names), count)) {
   static_assert(sizeof(node_state) % alignof(child_slot) == 0, "slots follow the node state, aligned");
   void* p = ::mmap(nullptr, bytes(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED)

@@ -14,9 +14,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "worker/task_totals.hpp"
 
 namespace celeriac::worker {
 
@@ -106,7 +110,8 @@ struct node_state {
 // one eventfd the children signal each other with.
 class child_slots {
 public:
-  explicit child_slots(std::size_t count);
+  // `task_names`: the registered tasks, counted per slot for inspect stats.
+  child_slots(std::size_t count, std::vector<std::string> task_names);
   ~child_slots();
   child_slots(const child_slots&) = delete;
   child_slots& operator=(const child_slots&) = delete;
@@ -121,6 +126,9 @@ public:
   // The eventfd that signals node_state::main_list_turn given up
   // (worker/wait_turn.hpp), inherited by every child.
   int turn_signal_fd() const noexcept { return turn_signal_fd_; }
+  // Tasks started, by slot and name (worker/task_totals.hpp).
+  task_totals& started_by_task() noexcept { return *totals_; }
+  const task_totals& started_by_task() const noexcept { return *totals_; }
 
 private:
   std::size_t bytes() const noexcept;
@@ -129,6 +137,7 @@ private:
   node_state* node_;
   child_slot* slots_;
   int turn_signal_fd_ = -1;
+  std::unique_ptr<task_totals> totals_;
 };
 
 }  // namespace celeriac::worker

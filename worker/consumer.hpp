@@ -340,7 +340,6 @@ private:
   bool fetch_idle_ = false;
   bool fetch_paused_ = false;  // handed back its unstarted messages: no fetching until free
   std::uint64_t tasks_done_ = 0;
-  std::map<std::string, std::uint64_t> finished_by_task_;  // `inspect stats` total
   time_limit_overrides time_limit_overrides_;  // remote time_limit, by task
   std::uint64_t limits_seen_ = 0;  // node_state::limits_version applied
   std::uint64_t queues_seen_ = 0;  // node_state::queues_version applied

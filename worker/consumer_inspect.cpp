@@ -118,18 +118,11 @@ json::value consumer::inspect_part(const std::string& m, const json::object& arg
     }
     return out;
   }
-  // stats: what only this child knows.
-  json::object total;
-  for (const auto& [name, n] : finished_by_task_) total.emplace_back(name, json::value(static_cast<std::int64_t>(n)));
-  if (auto it = held_.find(running); running && it != held_.end()) {
-    const std::string& name = it->second.message.headers.task;
-    auto t = std::find_if(total.begin(), total.end(), [&](const auto& e) { return e.first == name; });
-    if (t != total.end())
-      t->second = json::value(t->second.as_integer() + 1);
-    else
-      total.emplace_back(name, json::value(1));
-  }
-  return json::object{{"total", json::value(std::move(total))}, {"rusage", celery::rusage_json(own_rusage())}};
+  // stats: what only this child knows (the node's totals are in shared
+  // memory: node_reply reads them).
+  json::object part;
+  part.emplace_back("rusage", celery::rusage_json(own_rusage()));
+  return part;
 }
 
 json::value consumer::node_reply(const std::string& m, const std::vector<json::value>& parts) const {
@@ -139,11 +132,10 @@ json::value consumer::node_reply(const std::string& m, const std::vector<json::v
   celery::node_stats s;
   for (const auto& p : parts) {
     if (!p.is_object()) continue;
-    if (const json::value* t = p.find("total"); t && t->is_object())
-      for (const auto& [name, n] : t->as_object())
-        if (n.is_integer()) s.total[name] += static_cast<std::uint64_t>(n.as_integer());
     if (const json::value* r = p.find("rusage")) s.rusage += celery::rusage_from_json(*r);
   }
+  // Every task the node started, children since replaced included.
+  for (auto& [name, n] : slots_.started_by_task().totals()) s.total[name] = n;
   const node_state& node = slots_.node_shared();
   s.pid = static_cast<std::int64_t>(::getppid());
   s.clock = pidbox_ ? pidbox_->clock() : 0;

@@ -104,7 +104,6 @@ void consumer::on_outcome(outcome o) {
   auto it = held_.find(o.seq);
   if (it == held_.end()) return;  // put back by a cold shutdown meanwhile: not ours any more
   held_message& h = it->second;
-  ++finished_by_task_[h.message.headers.task];
   const celery::task_message& m = h.message;
   count_task_outcome(m.headers.task, o);
   emit_outcome(h, o);

@@ -62,7 +62,7 @@ int run_pool(const worker_settings& settings, const app::task_registry& registry
   const bool autoscale = settings.autoscale_max > 0;
   const int configured = autoscale ? settings.autoscale_max : settings.concurrency;
   const int slots_count = std::max(configured, max_pool_slots);
-  child_slots slots(static_cast<std::size_t>(slots_count));
+  child_slots slots(static_cast<std::size_t>(slots_count), registry.names());
   const auto metrics = make_node_metrics(settings, registry.names(), slots.size());  // before any fork
   node_state& node = slots.node_shared();
   node.started_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(

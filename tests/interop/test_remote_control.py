@@ -11,6 +11,7 @@ Run: CELERIAC_BIN=build/worker/celeriac /usr/bin/python3 tests/interop/test_remo
 
 import datetime
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -162,6 +163,23 @@ class Stats(unittest.TestCase):
         # The fields Flower reads from the same reply.
         for key in ("total", "pool", "broker", "prefetch_count", "rusage"):
             self.assertIn(key, stats)
+
+
+    def test_stats_total_keeps_what_replaced_children_ran(self):
+        """Celery counts every task its worker accepted since it started:
+        children killed and replaced take none of the node's count with
+        them (it used to be summed over the live children only)."""
+        before = only(inspect().stats())["total"].get("celeriac.echo", 0)
+        for i in range(5):
+            app().send_task("celeriac.echo", args=[i]).get(timeout=GET_TIMEOUT)
+        old = child_pids()
+        for pid in old:
+            os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: len(child_pids()) == 2 and not set(child_pids()) & set(old), 30,
+                   message="both children replaced")
+        stats = only(inspect().stats())
+        self.assertEqual(stats["total"]["celeriac.echo"], before + 5)
+        self.assertEqual(sorted(stats["pool"]["processes"]), child_pids())
 
 
 class NodeFacts(unittest.TestCase):
