@@ -147,8 +147,12 @@ def test_idle_node_wakes_one_child_per_message(env):
     per = {c: (command_calls(r, [c]) - before[c]) / n for c in before}
     log(f"per message at a trickle: {per['blmove']:.2f} BLMOVE, {per['evalsha']:.2f} EVALSHA "
         "(before the turn: 2.1 and 3.0)")
-    check(per["blmove"] < 1.5, f"{per['blmove']:.2f} BLMOVE per message: more than one child woke for each")
-    check(per["evalsha"] < 2.5, f"{per['evalsha']:.2f} scripts per message (a fetch and a write expected)")
+    # Every idle child's BLMOVE was served for each message: at least 2 per
+    # message with -c 2, and 3 scripts. Here about 1.1 and 2.1; the turn
+    # moves (a few more of each) when a task is held up for 1 ms, which a
+    # loaded machine does now and then: hence the margins.
+    check(per["blmove"] < 1.8, f"{per['blmove']:.2f} BLMOVE per message: more than one child woke for each")
+    check(per["evalsha"] < 2.8, f"{per['evalsha']:.2f} scripts per message (a fetch and a write expected)")
 
     long_id, long_msg = make_message("celeriac.sleep", [2])
     enqueue(r, [long_msg])
