@@ -177,7 +177,11 @@ class Stats(unittest.TestCase):
             os.kill(pid, signal.SIGKILL)
         wait_until(lambda: len(child_pids()) == 2 and not set(child_pids()) & set(old), 30,
                    message="both children replaced")
-        stats = only(inspect().stats())
+        # A replacement answers once it listens on the pidbox again.
+        replies = {}
+        wait_until(lambda: replies.update(inspect().stats() or {}) or NODE in replies, 30,
+                   message="the node to answer inspect stats again")
+        stats = replies[NODE]
         self.assertEqual(stats["total"]["celeriac.echo"], before + 5)
         self.assertEqual(sorted(stats["pool"]["processes"]), child_pids())
 
