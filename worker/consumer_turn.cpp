@@ -7,7 +7,12 @@
 
 #include "worker/consumer.hpp"
 
+#include <utility>
+
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
+
+#include "util/log.hpp"
 
 #include "worker/consumer_support.hpp"
 
@@ -37,6 +42,7 @@ void consumer::poke_turn() {
 
 awaitable<void> consumer::turn_loop() {
   std::uint64_t signal_count = 0;
+  bool warned = false;
   while (!stopping_) {
     const bool mine = turn_.held_by(index_);
     const bool wanted = wants_turn();
@@ -53,6 +59,15 @@ awaitable<void> consumer::turn_loop() {
       // takes a signal already set at once (a give-up just before).
       auto [ec, n] = co_await turn_signal_.async_read_some(asio::buffer(&signal_count, sizeof signal_count),
                                                            wait_token);
+      if (ec && ec != asio::error::operation_aborted) {
+        // Not expected from an eventfd; without the signal this child
+        // still takes a free turn when it looks again, a second later.
+        if (!std::exchange(warned, true))
+          log::warning("reading the main list's turn signal failed: {}; looking again every second", ec.message());
+        turn_wake_.expires_after(std::chrono::seconds(1));
+        co_await wait_on(turn_wake_);
+        continue;
+      }
       // Read, but no longer wanted: pass it on to the next waiting child.
       if (!ec && n > 0 && !wants_turn() && turn_.free()) turn_.signal();
       continue;
