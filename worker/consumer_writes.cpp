@@ -25,7 +25,11 @@ awaitable<void> consumer::write_loop() {
   while (true) {
     if (writes_.empty() || writes_in_flight_ >= max_in_flight) {
       if (stopping_ && shutdown_complete_ && writes_in_flight_ == 0) break;
-      writer_wake_.expires_after(milliseconds(100));
+      // wake_writer() wakes it; the expiry is only a safety net, and a
+      // long one: the child's earliest timer is re-armed in the kernel
+      // (timerfd_settime) each time it is set, which a 100 ms one was,
+      // twice per task at a trickle.
+      writer_wake_.expires_after(std::chrono::seconds(1));
       co_await wait_on(writer_wake_);
       continue;
     }
