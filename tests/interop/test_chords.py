@@ -69,6 +69,26 @@ def shapes():
     ]
 
 
+def result_of(result, timeout=GET_TIMEOUT):
+    """result.get(), except when Celery's client misses the result's PUBLISH:
+    it subscribes on one connection and reads the key on another, so a
+    worker that stores and publishes between the SUBSCRIBE being sent and
+    Redis running it leaves get() waiting for a message already gone (seen
+    about once in ten runs of this file, with builds before and after the
+    main list's turn). The result must still be stored: then it is read
+    from the key and the miss is logged; otherwise the test fails."""
+    from celery.exceptions import TimeoutError as CeleryTimeout
+    try:
+        return result.get(timeout=10)
+    except CeleryTimeout:
+        stored = R.get(f"celery-task-meta-{result.id}")
+        if stored is None:
+            return result.get(timeout=timeout)
+        print(f"\n(result {result.id} was stored but its PUBLISH never reached get(): read from the key)",
+              flush=True)
+        return result.get(timeout=5) if result.ready() else None
+
+
 class Scenario:
     """Runs every shape and a failing chord against the workers `start()`
     returns; results are compared with the expected ones."""
@@ -93,7 +113,7 @@ class Scenario:
         for name, build, expected in shapes():
             with self.subTest(shape=name):
                 result = build().apply_async()
-                self.assertEqual(result.get(timeout=GET_TIMEOUT), expected)
+                self.assertEqual(result_of(result), expected)
 
     def test_failed_member_fails_the_body_with_chord_error(self):
         from celery import chord
@@ -108,7 +128,7 @@ class Scenario:
         self.assertEqual(meta["result"]["exc_message"], [f"Dependency {failed_id} raised RuntimeError('boom')"])
         # Celery's client raises the header's own failure first.
         with self.assertRaises(RuntimeError):
-            res.get(timeout=GET_TIMEOUT)
+            result_of(res)
 
     def test_failed_chain_in_header_fails_the_chord(self):
         from celery import chord
@@ -124,7 +144,7 @@ class Scenario:
         results = [chord([celery_app.add.s(i, 1) for i in range(8)], celery_app.echo.s(f"b{n}")).apply_async()
                    for n in range(6)]
         for n, r in enumerate(results):
-            self.assertEqual(r.get(timeout=GET_TIMEOUT), body([i + 1 for i in range(8)], f"b{n}"))
+            self.assertEqual(result_of(r), body([i + 1 for i in range(8)], f"b{n}"))
         wait_until(lambda: not any(k.endswith((".j", ".s", ".t")) and
                                    any(k.startswith(f"celery-taskset-meta-{r.parent.id}") for r in results)
                                    for k in R.keys("celery-taskset-meta-*")), 10,
@@ -173,7 +193,7 @@ class OnMixedWorkers(Scenario, unittest.TestCase):
         from celery import chord
         # Members that take a while, so that every free process takes some.
         r = chord([celery_app.sleep.si(0.2) for _ in range(16)], celery_app.echo.s("mixed")).apply_async()
-        self.assertEqual(r.get(timeout=GET_TIMEOUT), body([None] * 16, "mixed"))
+        self.assertEqual(result_of(r), body([None] * 16, "mixed"))
         celeriac, celery = self.workers
         header = [m.id for m in r.parent.results]
         ran_c = sum(1 for i in header if f"[{i}] succeeded" in celeriac.log())
@@ -200,10 +220,10 @@ class ResultsOnAnotherDatabase(unittest.TestCase):
         try:
             w.wait_ready(R)
             r = chord([add(i, i) for i in range(10)], echo("body")).apply_async()
-            self.assertEqual(r.get(timeout=GET_TIMEOUT), body([2 * i for i in range(10)]))
+            self.assertEqual(result_of(r), body([2 * i for i in range(10)]))
             from celery import group
             r = (add(1, 1) | group(add(10), add(20)) | echo("body")).apply_async()
-            self.assertEqual(r.get(timeout=GET_TIMEOUT), body([12, 22]))
+            self.assertEqual(result_of(r), body([12, 22]))
             r = chord([add(1, 1), client.signature("celeriac.fail", args=("boom",))], echo("body")).apply_async()
             meta = wait_until(lambda: client.backend.get_task_meta(r.id) if r.state == "FAILURE" else None,
                               GET_TIMEOUT, message="the body to fail")
@@ -232,7 +252,7 @@ class AtLeastOnce(unittest.TestCase):
             time.sleep(1.0)  # the one child is running the sleeper, the others prefetched or queued
             self.assertIsNone(R.get(f"celery-task-meta-{sleeper_id}"))
             os.kill(harness.children_of(w.pid)[0], signal.SIGKILL)
-            self.assertEqual(r.get(timeout=GET_TIMEOUT), body([None, 2, 4], "k"))
+            self.assertEqual(result_of(r), body([None, 2, 4], "k"))
             self.assertIn(f"Task celeriac.sleep[{sleeper_id}] was running when its child", w.log())
             self.assertEqual(w.log().count(f"[{r.id}] succeeded"), 1)
             self.assertFalse([k for k in R.keys("celery-taskset-meta-*") if k.endswith((".j", ".s"))])
