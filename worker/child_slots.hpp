@@ -63,12 +63,10 @@ struct node_state {
   std::atomic<std::int32_t> autoscale_max{0};    // 0: as configured
   std::atomic<std::int32_t> autoscale_min{-1};   // -1: as configured
   std::atomic<std::int32_t> task_events{-1};     // remote enable/disable_events: 1/0; -1: as -E says
-  // The heartbeat's `processed`: tasks the node's children have started,
-  // whichever child, alive or replaced (Celery counts accepted tasks).
-  // Each counter has a cache line of its own: every child bumps them.
-  alignas(64) std::atomic<std::uint64_t> tasks_started{0};
   // The node's Lamport clock for its events, as a Celery worker has one:
-  // every child and the supervisor stamp from it.
+  // every child and the supervisor stamp from it. A cache line of its
+  // own: every child bumps it. (The heartbeat's `processed`, tasks started
+  // by any child alive or replaced, is child_slots::started_by_task().)
   alignas(64) std::atomic<std::int64_t> event_clock{0};
   // The child that waits on the main list for the node, -1 for none
   // (worker/wait_turn.hpp). Its own cache line: idle children read it.

@@ -5,11 +5,10 @@
 
 #include <unistd.h>
 
-#include <cerrno>
-#include <system_error>
-
 #include <algorithm>
+#include <cerrno>
 #include <memory>
+#include <system_error>
 
 #include <boost/asio/co_spawn.hpp>
 
@@ -98,7 +97,6 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
   // task: the supervisor learns what runs without a syscall.
   executor::start_callback on_start = [this](const job& j) {
     slot_.mark_running(j.seq, j.delivery_tag, j.hard_deadline, j.hard_limit.value_or(0));
-    slots_.node_shared().tasks_started.fetch_add(1, std::memory_order_relaxed);
     auto& started = slots_.started_by_task();
     if (const auto name = started.index_of(j.request.name)) started.count(static_cast<std::size_t>(index_), *name);
     if (sink_) sink_->started(j.request);

@@ -76,7 +76,7 @@ celery::worker_vitals consumer::worker_vitals_now() {
   celery::worker_vitals v;
   for (std::size_t i = 0; i < slots_.size(); ++i)
     if (slots_[i].pid.load() != 0 && slots_[i].running.load() != 0) ++v.active;
-  v.processed = static_cast<std::int64_t>(slots_.node_shared().tasks_started.load(std::memory_order_relaxed));
+  v.processed = static_cast<std::int64_t>(slots_.started_by_task().all());
   v.loadavg = load_average();
   v.sw_ident = "celeriac";
   v.sw_ver = CELERIAC_VERSION;

@@ -54,4 +54,11 @@ std::vector<std::pair<std::string, std::uint64_t>> task_totals::totals() const {
   return out;
 }
 
+std::uint64_t task_totals::all() const noexcept {
+  std::uint64_t sum = 0;
+  for (std::size_t s = 0; s < slots_; ++s)
+    for (std::size_t n = 0; n < names_.size(); ++n) sum += at(s, n).load(std::memory_order_relaxed);
+  return sum;
+}
+
 }  // namespace celeriac::worker

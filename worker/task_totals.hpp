@@ -35,6 +35,9 @@ public:
   void count(std::size_t slot, std::size_t name_index) noexcept;
   // The names counted at least once, with the node's sums, in name order.
   std::vector<std::pair<std::string, std::uint64_t>> totals() const;
+  // Every task the node started, whatever its name (the heartbeat's
+  // `processed`).
+  std::uint64_t all() const noexcept;
 
 private:
   std::atomic<std::uint64_t>& at(std::size_t slot, std::size_t name_index) const noexcept;

@@ -25,6 +25,7 @@ TEST_CASE("task totals: each slot counts in its own row, the node's sum covers e
   REQUIRE(totals.size() == 2);  // c.task never started: not listed
   CHECK(totals[0] == std::pair<std::string, std::uint64_t>{"a.task", 3});
   CHECK(totals[1] == std::pair<std::string, std::uint64_t>{"b.task", 1});
+  CHECK(t.all() == 4);
 }
 
 TEST_CASE("task totals: a forked child's counts stay after it exits") {
@@ -42,4 +43,5 @@ TEST_CASE("task totals: a forked child's counts stay after it exits") {
   const auto totals = t.totals();
   REQUIRE(totals.size() == 1);
   CHECK(totals[0].second == 6);
+  CHECK(t.all() == 6);
 }
