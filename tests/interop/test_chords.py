@@ -81,12 +81,11 @@ def result_of(result, timeout=GET_TIMEOUT):
     try:
         return result.get(timeout=10)
     except CeleryTimeout:
-        stored = R.get(f"celery-task-meta-{result.id}")
-        if stored is None:
+        if R.get(f"celery-task-meta-{result.id}") is None or not result.ready():
             return result.get(timeout=timeout)
         print(f"\n(result {result.id} was stored but its PUBLISH never reached get(): read from the key)",
               flush=True)
-        return result.get(timeout=5) if result.ready() else None
+        return result.get(timeout=5)
 
 
 class Scenario:
