@@ -6,9 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <memory>
-#include <system_error>
 
 #include <boost/asio/co_spawn.hpp>
 
@@ -42,14 +40,6 @@ broker::transport_config transport_settings(const worker_settings& s, const node
   return tc;
 }
 
-// The child's own descriptor for the node's turn signal: asio closes what
-// it owns, and the node's fd must stay open for the supervisor.
-int dup_or_throw(int fd) {
-  const int copy = ::dup(fd);
-  if (copy < 0) throw std::system_error(errno, std::generic_category(), "duplicating the main list's turn signal");
-  return copy;
-}
-
 }  // namespace
 
 consumer::consumer(asio::io_context& io, const worker_settings& settings, const app::task_registry& registry,
@@ -65,7 +55,7 @@ consumer::consumer(asio::io_context& io, const worker_settings& settings, const 
       transport_(broker_conn_, transport_settings(settings, slots.node_shared())),
       wake_fetch_(io, settings.broker),
       turn_(slots.node_shared().main_list_turn, slots.turn_signal_fd()),
-      turn_signal_(io, dup_or_throw(slots.turn_signal_fd())),
+      turn_signal_(io, turn_.own_signal_fd()),
       turn_wake_(io),
       fetch_wake_(io),
       watch_go_(io),

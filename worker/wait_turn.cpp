@@ -33,6 +33,12 @@ bool wait_turn::clear_signal() noexcept {
   return ::read(signal_fd_, &count, sizeof count) == static_cast<ssize_t>(sizeof count);
 }
 
+int wait_turn::own_signal_fd() const {
+  const int copy = ::dup(signal_fd_);
+  if (copy < 0) throw std::system_error(errno, std::generic_category(), "duplicating the main list's turn signal");
+  return copy;
+}
+
 int wait_turn::make_signal_fd() {
   const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd < 0)

@@ -41,6 +41,11 @@ public:
   // Reads the signal away (non-blocking); true when it was set.
   bool clear_signal() noexcept;
   int signal_fd() const noexcept { return signal_fd_; }
+  // A descriptor of the signal the caller owns and closes (a dup): an
+  // asio descriptor closes what it holds, and the node's own must stay
+  // open for the supervisor and the other children. Throws
+  // std::system_error.
+  int own_signal_fd() const;
 
   // The signal for a node, made before its children are forked: an
   // eventfd, non-blocking and closed on exec (a task that runs a program

@@ -76,3 +76,19 @@ TEST_CASE("the main list's turn: a dead holder's turn is given up by the supervi
   CHECK(supervisor.free());
   CHECK(supervisor.clear_signal());
 }
+
+TEST_CASE("the main list's turn: a child's own descriptor shares the signal and closes alone") {
+  turn_fixture f;
+  wait_turn t(f.holder, f.fd);
+  const int own = t.own_signal_fd();
+  REQUIRE(own >= 0);
+  CHECK(own != f.fd);
+  t.signal();
+  CHECK(signalled(own));  // one counter behind both descriptors
+  wait_turn through_own(f.holder, own);
+  CHECK(through_own.clear_signal());
+  CHECK_FALSE(signalled(f.fd));
+  ::close(own);
+  t.signal();  // the node's descriptor is still open
+  CHECK(t.clear_signal());
+}
