@@ -1,5 +1,6 @@
 #include "worker/wait_turn.hpp"
 
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -34,7 +35,8 @@ bool wait_turn::clear_signal() noexcept {
 }
 
 int wait_turn::own_signal_fd() const {
-  const int copy = ::dup(signal_fd_);
+  // dup() drops close-on-exec; the copy must not reach a program a task runs either.
+  const int copy = ::fcntl(signal_fd_, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) throw std::system_error(errno, std::generic_category(), "duplicating the main list's turn signal");
   return copy;
 }

@@ -41,7 +41,8 @@ public:
   // Reads the signal away (non-blocking); true when it was set.
   bool clear_signal() noexcept;
   int signal_fd() const noexcept { return signal_fd_; }
-  // A descriptor of the signal the caller owns and closes (a dup): an
+  // A descriptor of the signal the caller owns and closes (a dup, closed
+  // on exec like the node's): an
   // asio descriptor closes what it holds, and the node's own must stay
   // open for the supervisor and the other children. Throws
   // std::system_error.

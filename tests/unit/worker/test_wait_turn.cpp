@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -83,6 +84,7 @@ TEST_CASE("the main list's turn: a child's own descriptor shares the signal and 
   const int own = t.own_signal_fd();
   REQUIRE(own >= 0);
   CHECK(own != f.fd);
+  CHECK((::fcntl(own, F_GETFD) & FD_CLOEXEC) != 0);  // a program a task runs does not inherit it
   t.signal();
   CHECK(signalled(own));  // one counter behind both descriptors
   wait_turn through_own(f.holder, own);
