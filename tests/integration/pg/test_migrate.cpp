@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include <fmt/format.h>
 #include <pqxx/pqxx>
 
 #include "pg/migrations.hpp"
@@ -29,6 +30,39 @@ std::vector<std::string> index_names(pqxx::connection& c, const std::string& sch
     out.push_back(row[0].as<std::string>());
   return out;
 }
+
+// A database whose default collation is linguistic (ICU's en-US), as most
+// hosts' initdb gives; the test server's own default is "C".
+std::string fresh_linguistic_database(const std::string& prefix) {
+  const std::string name = prefix + "_" + std::to_string(::getpid());
+  pqxx::connection admin{test::shared_pg_server().url()};
+  pqxx::nontransaction tx{admin};
+  tx.exec("CREATE DATABASE " + tx.quote_name(name) + " TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'");
+  return test::shared_pg_server().url(name);
+}
+
+std::string collation_of(pqxx::connection& c, const std::string& table, const std::string& column) {
+  pqxx::work tx{c};
+  auto r = tx.exec_params1("SELECT coalesce(collation_name, '(default)') FROM information_schema.columns "
+                           "WHERE table_schema = 'public' AND table_name = $1 AND column_name = $2",
+                           table, column);
+  return r[0].as<std::string>();
+}
+
+// The task ids of celeriac_jobs in the column's own order.
+std::vector<std::string> ordered_task_ids(pqxx::connection& c) {
+  pqxx::work tx{c};
+  std::vector<std::string> out;
+  for (const auto& row : tx.exec("SELECT task_id FROM celeriac_jobs ORDER BY task_id")) out.push_back(row[0].c_str());
+  return out;
+}
+
+constexpr std::pair<const char*, const char*> bytewise_columns[] = {
+    {"celeriac_jobs", "task_id"},
+    {"celeriac_jobs", "state"},
+    {"celeriac_import_errors", "task_id"},
+    {"celeriac_import_checkpoints", "task_id"},
+    {"celeriac_import_parts", "task_id"}};
 
 }  // namespace
 
@@ -176,6 +210,65 @@ TEST_CASE("a failing migration names itself and leaves earlier ones applied") {
   }
   pqxx::work tx{c};
   CHECK(tx.exec1("SELECT count(*) FROM celeriac_schema_migrations")[0].as<int>() == 0);
+}
+
+TEST_CASE("task ids and states compare byte by byte even where the database's default collation is linguistic") {
+  pqxx::connection c{fresh_linguistic_database("migrate_bytewise")};
+  {
+    // The database really is linguistic: en-US puts "a" before "B".
+    pqxx::work tx{c};
+    CHECK(tx.exec1("SELECT 'a' < 'B'")[0].as<bool>());
+  }
+  pg::migrate(c);
+  for (const auto& [table, column] : bytewise_columns)
+    CHECK_MESSAGE(collation_of(c, table, column) == "C", table, ".", column);
+  {
+    pqxx::work tx{c};
+    tx.exec("INSERT INTO celeriac_jobs (task_id, state) VALUES ('a-1', 'SUCCESS'), ('B-2', 'SUCCESS')");
+    tx.commit();
+  }
+  CHECK(ordered_task_ids(c) == std::vector<std::string>{"B-2", "a-1"});
+}
+
+TEST_CASE("the bytewise migration keeps the rows and the keys of a database migrated before it") {
+  pqxx::connection c{fresh_linguistic_database("migrate_bytewise_upgrade")};
+  pg::migrate(c);
+  {
+    // Back to how the tables were before 0005, with rows in them.
+    pqxx::work tx{c};
+    for (const auto& [table, column] : bytewise_columns)
+      tx.exec(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE text COLLATE \"default\"", table, column));
+    tx.exec("DELETE FROM celeriac_schema_migrations WHERE component = 'engine' AND version = 5");
+    tx.exec("INSERT INTO celeriac_jobs (task_id, state) VALUES ('a-1', 'SUCCESS'), ('B-2', 'STARTED')");
+    tx.exec("INSERT INTO celeriac_import_errors (task_id, line_number, reason) VALUES ('a-1', 7, 'bad')");
+    tx.exec("INSERT INTO celeriac_import_checkpoints (task_id, byte_offset, line_number, part_count) "
+            "VALUES ('a-1', 0, 0, 2)");
+    tx.exec("INSERT INTO celeriac_import_parts (task_id, part, start_offset, start_line, end_offset, byte_offset, "
+            "line_number) VALUES ('a-1', 0, 0, 1, 10, 0, 1), ('a-1', 1, 10, 3, 20, 10, 3)");
+    tx.commit();
+  }
+  REQUIRE(collation_of(c, "celeriac_jobs", "task_id") == "(default)");
+  CHECK(ordered_task_ids(c) == std::vector<std::string>{"a-1", "B-2"});
+
+  auto report = pg::migrate(c);
+  REQUIRE(report.applied.size() == 1);
+  CHECK(report.applied[0].version == 5);
+  for (const auto& [table, column] : bytewise_columns)
+    CHECK_MESSAGE(collation_of(c, table, column) == "C", table, ".", column);
+  CHECK(ordered_task_ids(c) == std::vector<std::string>{"B-2", "a-1"});
+  {
+    pqxx::work tx{c};
+    CHECK(tx.exec1("SELECT count(*) FROM celeriac_import_errors WHERE task_id = 'a-1'")[0].as<int>() == 1);
+    CHECK(tx.exec1("SELECT count(*) FROM celeriac_import_parts WHERE task_id = 'a-1'")[0].as<int>() == 2);
+    CHECK(tx.exec1("SELECT state FROM celeriac_jobs WHERE task_id = 'B-2'")[0].as<std::string>() == "STARTED");
+    // Every index was rebuilt valid, and the keys still hold.
+    CHECK(tx.exec1("SELECT count(*) FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid "
+                   "WHERE t.relname LIKE 'celeriac\\_%' AND NOT i.indisvalid")[0]
+              .as<int>() == 0);
+  }
+  pqxx::work dup{c};
+  CHECK_THROWS_AS(dup.exec("INSERT INTO celeriac_jobs (task_id, state) VALUES ('a-1', 'RECEIVED')"),
+                  pqxx::unique_violation);
 }
 
 }  // TEST_SUITE
