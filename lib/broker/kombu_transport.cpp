@@ -131,11 +131,9 @@ kombu_transport::script_call kombu_transport::fetch_call(std::size_t max, fetch_
   script_call call;
   call.keys = {std::string(unacked_key), std::string(index_key), config_.dead_letter_key, held_key_or_placeholder()};
   call.args = {std::to_string(max), "", "", config_.held_key.empty() ? "0" : "1"};
-  if (clock == fetch_clock::client) {
-    auto now = util::wall_now();
-    call.args[1] = score_text(util::unix_seconds(now));
-    call.args[2] = util::iso8601_utc(now);
-  }
+  // The dead-letter time (args[2]) stays "": the script formats it from
+  // args[1] in the rare fetch that needs one.
+  if (clock == fetch_clock::client) call.args[1] = score_text(util::unix_seconds(util::wall_now()));
   for (std::size_t k = 0; k < lists.size(); ++k) {
     call.keys.push_back(lists[k]);
     call.args.push_back(config_.queues[(rotation_ + k % n) % n].str());

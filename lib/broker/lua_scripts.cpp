@@ -6,10 +6,13 @@ namespace celeriac::broker::lua {
 //       child's held set (celeriac.held.<node>.<pid>)  [5..] lists to pop
 //       from, in serving order (kombu's: priority step ascending, queues
 //       round-robin within a step)
-// ARGV: [1] max messages  [2] now (unix seconds, the unacked_index score)
-//       [3] now as ISO-8601 (dead-letter time); both "" to read the time
-//       from Redis (a fetch pipelined behind a BLMOVE runs up to a second
-//       after it was sent)  [4] "1" to record tags in
+// ARGV: [1] max messages  [2] now (unix seconds with microseconds, the
+//       unacked_index score), "" to read the time from Redis (a fetch
+//       pipelined behind a BLMOVE runs up to a second after it was sent)
+//       [3] now as ISO-8601 for dead-letter entries, or "" to have the
+//       script format [2] (or Redis's time) only when it dead-letters one:
+//       the worker sends "", sparing a formatted time and its Lua string
+//       per fetch  [4] "1" to record tags in
 //       the held set, "0" not to  [5..] the base queue name of each list in
 //       KEYS[5..], same order
 // Reply: flat array, for each list that gave messages: its base queue
@@ -139,16 +142,27 @@ end
 
 if not now then
   local t = redis.call('TIME')
-  local secs, us = tonumber(t[1]), tonumber(t[2])
-  now = secs + us / 1000000
-  now_iso = iso_utc(secs, us)
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+-- The dead-letter time, formatted on first use: most fetches need none.
+local function dead_time()
+  if now_iso == '' then
+    -- now has microseconds and doubles resolve a quarter of one at today's
+    -- dates, so rounding gives them back exactly.
+    local secs = math.floor(now)
+    local us = math.floor((now - secs) * 1000000 + 0.5)
+    if us == 1000000 then secs, us = secs + 1, 0 end
+    now_iso = iso_utc(secs, us)
+  end
+  return now_iso
 end
 
 local function dead_entry(m, queue)
   local raw, bad = utf8_clean(m)
   local entry = '{"reason": "no_delivery_tag", "message": ' ..
     cjson.encode('no readable properties.delivery_tag: not a kombu JSON envelope') ..
-    ', "queue": ' .. cjson.encode(queue) .. ', "time": ' .. cjson.encode(now_iso) ..
+    ', "queue": ' .. cjson.encode(queue) .. ', "time": ' .. cjson.encode(dead_time()) ..
     ', "raw": ' .. cjson.encode(raw)
   if bad then entry = entry .. ', "raw_base64": "' .. base64(m) .. '"' end
   return entry .. '}'

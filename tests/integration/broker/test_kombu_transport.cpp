@@ -11,6 +11,7 @@
 #include <doctest/doctest.h>
 
 #include "broker/kombu_transport.hpp"
+#include "broker/lua_scripts.hpp"
 #include "celery/kombu_redis.hpp"
 #include "celery/message_builder.hpp"
 #include "celery/message_codec.hpp"
@@ -127,7 +128,9 @@ TEST_CASE_FIXTURE(fixture, "a message without a readable delivery tag is dead-le
     broker::kombu_transport t(c, broker::transport_config{queues, std::chrono::seconds(60)});
     co_await run(c, "LPUSH", "celery", std::string("this is not json"));
     co_await run(c, "LPUSH", "celery", std::string("{\"no\": \"tag\"}"));
+    auto before = util::wall_now();
     auto got = co_await t.async_fetch(10);
+    auto after = util::wall_now();
     REQUIRE(got.size() == 2);
     for (auto& m : got) CHECK(m.state == broker::fetched_message::status::dead_lettered);
     auto v2 = co_await run(c, "HLEN", "unacked");
@@ -138,6 +141,38 @@ TEST_CASE_FIXTURE(fixture, "a message without a readable delivery tag is dead-le
     REQUIRE(entry);
     CHECK(entry->find("raw")->as_string() == "this is not json");
     CHECK(entry->find("queue")->as_string() == "celery");
+    // The time is the fetch's own (the worker's clock), in the worker's format.
+    const std::string time = entry->find("time")->as_string();
+    CHECK(time.ends_with("+00:00"));
+    auto when = util::parse_iso8601(time);
+    REQUIRE(when);
+    CHECK(*when >= before);
+    CHECK(*when <= after);
+  });
+}
+
+TEST_CASE_FIXTURE(fixture, "the fetch script formats a dead-letter time from the score's clock to the microsecond") {
+  test::run_coro([&](auto ex) -> awaitable<void> {
+    redis::connection c(ex, cfg);
+    co_await c.async_connect();
+    // As the worker calls it: a score clock and no preformatted time.
+    const std::pair<const char*, const char*> cases[] = {
+        {"1764979199.999999", "2025-12-05T23:59:59.999999+00:00"},
+        {"1709208000.000001", "2024-02-29T12:00:00.000001+00:00"},
+        {"1767225600.000000", "2026-01-01T00:00:00+00:00"}};
+    for (const auto& [score, expected] : cases) {
+      co_await run(c, "DEL", "celeriac.dead");
+      co_await run(c, "LPUSH", "celery", std::string("not json"));
+      auto reply = co_await run(c, "EVAL", std::string(broker::lua::fetch), 5, "unacked", "unacked_index",
+                                "celeriac.dead", "held", "celery", 10, std::string(score), std::string(), 0,
+                                "celery");
+      REQUIRE_FALSE(reply.is_error());
+      auto dead = co_await run(c, "LRANGE", "celeriac.dead", 0, -1);
+      REQUIRE(dead.elements()->size() == 1);
+      auto entry = json::parse(*(*dead.elements())[0].as_string());
+      REQUIRE(entry);
+      CHECK(entry->find("time")->as_string() == expected);
+    }
   });
 }
 
