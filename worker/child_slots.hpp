@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "worker/process_usage.hpp"
 #include "worker/task_totals.hpp"
 
 namespace celeriac::worker {
@@ -71,6 +72,10 @@ struct node_state {
   // The child that waits on the main list for the node, -1 for none
   // (worker/wait_turn.hpp). Its own cache line: idle children read it.
   alignas(64) std::atomic<std::int32_t> main_list_turn{-1};
+
+  // What the node's children that have ended used (inspect stats'
+  // rusage), published by the supervisor as it reaps each one.
+  shared_usage ended_children;
 
   // Every child that hears a broadcast records its change here (the same
   // change from each: idempotent), so it lands even while the first child

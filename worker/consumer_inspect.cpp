@@ -5,7 +5,6 @@
 
 #include "worker/consumer.hpp"
 
-#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -17,33 +16,11 @@
 #include "json/dump.hpp"
 #include "util/clock.hpp"
 #include "worker/consumer_support.hpp"
+#include "worker/process_usage.hpp"
 
 namespace celeriac::worker {
 
 namespace {
-
-celery::rusage_figures own_rusage() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  celery::rusage_figures r;
-  r.utime = static_cast<double>(u.ru_utime.tv_sec) + static_cast<double>(u.ru_utime.tv_usec) / 1e6;
-  r.stime = static_cast<double>(u.ru_stime.tv_sec) + static_cast<double>(u.ru_stime.tv_usec) / 1e6;
-  r.maxrss = u.ru_maxrss;
-  r.ixrss = u.ru_ixrss;
-  r.idrss = u.ru_idrss;
-  r.isrss = u.ru_isrss;
-  r.minflt = u.ru_minflt;
-  r.majflt = u.ru_majflt;
-  r.nswap = u.ru_nswap;
-  r.inblock = u.ru_inblock;
-  r.oublock = u.ru_oublock;
-  r.msgsnd = u.ru_msgsnd;
-  r.msgrcv = u.ru_msgrcv;
-  r.nsignals = u.ru_nsignals;
-  r.nvcsw = u.ru_nvcsw;
-  r.nivcsw = u.ru_nivcsw;
-  return r;
-}
 
 // query_task's ids: a list, or one id.
 std::vector<std::string> requested_ids(const json::object& args) {
@@ -121,7 +98,7 @@ json::value consumer::inspect_part(const std::string& m, const json::object& arg
   // stats: what only this child knows (the node's totals are in shared
   // memory: node_reply reads them).
   json::object part;
-  part.emplace_back("rusage", celery::rusage_json(own_rusage()));
+  part.emplace_back("rusage", celery::rusage_json(own_usage()));
   return part;
 }
 
@@ -130,17 +107,20 @@ json::value consumer::node_reply(const std::string& m, const std::vector<json::v
   if (m == "query_task") return celery::merge_objects(parts);
   // stats
   celery::node_stats s;
+  const node_state& node = slots_.node_shared();
+  // The live children's usage and what the ended ones used.
+  s.rusage = node.ended_children.load();
   for (const auto& p : parts) {
     if (!p.is_object()) continue;
     if (const json::value* r = p.find("rusage")) s.rusage += celery::rusage_from_json(*r);
   }
   // Every task the node started, children since replaced included.
   for (auto& [name, n] : slots_.started_by_task().totals()) s.total[name] = n;
-  const node_state& node = slots_.node_shared();
   s.pid = static_cast<std::int64_t>(::getppid());
   s.clock = pidbox_ ? pidbox_->clock() : 0;
   const auto now_ms = std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch());
-  s.uptime_seconds = (now_ms.count() - node.started_unix_ms.load()) / 1000;
+  // Whole seconds, rounded as Celery rounds its uptime.
+  s.uptime_seconds = (now_ms.count() - node.started_unix_ms.load() + 500) / 1000;
   s.max_concurrency = settings_.autoscale_max > 0 ? settings_.autoscale_max : settings_.concurrency;
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     const child_slot& c = slots_[i];

@@ -4,6 +4,7 @@
 #include <deque>
 #include <memory>
 
+#include "celery/inspect_replies.hpp"
 #include "celery/kombu_redis.hpp"
 #include "redis/sync_client.hpp"
 #include "util/log.hpp"
@@ -13,6 +14,7 @@
 #include "worker/crash_recovery.hpp"
 #include "worker/metrics_hooks.hpp"
 #include "worker/metrics_service.hpp"
+#include "worker/process_usage.hpp"
 #include "worker/supervisor.hpp"
 #include "worker/wait_turn.hpp"
 
@@ -85,6 +87,7 @@ int run_pool(const worker_settings& settings, const app::task_registry& registry
   };
   sc.hooks.on_exit = [&](int i, pid_t pid, int status, child_exit why) {
     count_child_exit(i, why);
+    node.ended_children.store(reaped_children_usage());
     child_slot& slot = slots[static_cast<std::size_t>(i)];
     slot.pid.store(0);
     // A dead child waits on the main list no more: an idle sibling takes over.

@@ -161,6 +161,7 @@ class Managed:
         self.log_path = None
 
     def start(self):
+        self.started_at = time.time()
         fd, self.log_path = tempfile.mkstemp(prefix=self.title.replace(" ", "_") + "-", suffix=".log",
                                              dir=tmp_root())
         with os.fdopen(fd, "wb") as log:

@@ -39,7 +39,8 @@ def setUpModule():
     os.environ.update(harness.celery_env(SERVER.url))
     import celery_app as module
     celery_app = module
-    WORKER = CeleriacWorker(SERVER.url, concurrency=2, name=NODE).start()
+    # --enable-test-tasks: celeriac.spin, to give a child CPU time to lose.
+    WORKER = CeleriacWorker(SERVER.url, concurrency=2, name=NODE, extra=["--enable-test-tasks"]).start()
     # The Celery worker consumes another queue: it answers broadcasts but
     # takes none of the celeriac worker's tasks.
     PY_WORKER = PythonCeleryWorker(SERVER.url, queues="pyq", name=PY_NODE).start()
@@ -158,7 +159,10 @@ class Stats(unittest.TestCase):
         self.assertEqual(stats["broker"]["transport"], "redis")
         self.assertEqual(stats["prefetch_count"], 8)
         self.assertGreater(stats["rusage"]["utime"] + stats["rusage"]["stime"], 0)
-        self.assertGreater(stats["uptime"], 0)
+        # Whole seconds since the node started, rounded (0 in its first half second).
+        self.assertIsInstance(stats["uptime"], int)
+        self.assertGreaterEqual(stats["uptime"], 0)
+        self.assertLessEqual(stats["uptime"], round(time.time() - WORKER.started_at) + 1)
         self.assertTrue(stats["clock"].isdigit())
         # The fields Flower reads from the same reply.
         for key in ("total", "pool", "broker", "prefetch_count", "rusage"):
@@ -168,10 +172,15 @@ class Stats(unittest.TestCase):
     def test_stats_total_keeps_what_replaced_children_ran(self):
         """Celery counts every task its worker accepted since it started:
         children killed and replaced take none of the node's count with
-        them (it used to be summed over the live children only)."""
+        them (it used to be summed over the live children only). Nor do
+        they take their CPU time out of rusage: its counters only grow."""
         before = only(inspect().stats())["total"].get("celeriac.echo", 0)
         for i in range(5):
             app().send_task("celeriac.echo", args=[i]).get(timeout=GET_TIMEOUT)
+        # Spins for 0.5 s of wall time: less CPU time on a busy machine, but
+        # far more than a replacement child uses to start.
+        app().send_task("celeriac.spin", args=[0.5]).get(timeout=GET_TIMEOUT)
+        used = only(inspect().stats())["rusage"]
         old = child_pids()
         for pid in old:
             os.kill(pid, signal.SIGKILL)
@@ -184,6 +193,8 @@ class Stats(unittest.TestCase):
         stats = replies[NODE]
         self.assertEqual(stats["total"]["celeriac.echo"], before + 5)
         self.assertEqual(sorted(stats["pool"]["processes"]), child_pids())
+        for key in ("utime", "stime", "minflt", "nvcsw"):
+            self.assertGreaterEqual(stats["rusage"][key], used[key], key)
 
 
 class NodeFacts(unittest.TestCase):
