@@ -62,6 +62,7 @@ int migrate_command(int argc, char** argv) {
     const pg::migrate_report report = pg::migrate(c, options);
     for (const auto& m : report.applied)
       std::cout << fmt::format("applied {} migration {:04}_{} (schema {})\n", m.component, m.version, m.name, m.schema);
+    for (const auto& w : report.warnings) std::cerr << fmt::format("celeriac migrate: {}\n", w);
     std::cout << fmt::format("{} is up to date: {} migration{} applied now, {} before\n", redacted,
                              report.applied.size(), report.applied.size() == 1 ? "" : "s", report.already_applied);
     return 0;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <pqxx/errorhandler>
 #include <pqxx/nontransaction>
 #include <pqxx/result>
 #include <pqxx/transaction>
@@ -42,6 +43,27 @@ std::string substitute_schema(std::string_view sql, std::string_view quoted_sche
   std::string literal = fmt::format("'{}'", quoted_schema);
   return replace_all(replace_all(sql, "{{schema_literal}}", literal), "{{schema}}", quoted_schema);
 }
+
+// Keeps the server's WARNINGs while it lives (NOTICEs, such as "relation
+// already exists, skipping" from IF NOT EXISTS, are left out).
+class warning_collector final : public pqxx::errorhandler {
+public:
+  warning_collector(pqxx::connection_base& c, std::vector<std::string>& out) : pqxx::errorhandler(c), out_(out) {}
+
+  bool operator()(const char msg[]) noexcept override {
+    try {
+      std::string_view text(msg);
+      if (!text.starts_with("WARNING:")) return true;
+      while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+      out_.emplace_back(text);
+    } catch (...) {  // out of memory: the warning is lost, not the migration
+    }
+    return true;
+  }
+
+private:
+  std::vector<std::string>& out_;
+};
 
 // Releases the advisory lock however migrate() leaves.
 class lock_guard {
@@ -83,6 +105,7 @@ void apply_set(pqxx::connection& c, std::string_view component, const std::strin
     }
     std::string label = fmt::format("{} migration {:04}_{} (schema {})", component, m.version, m.name, schema);
     try {
+      warning_collector collect{c, report.warnings};
       pqxx::work tx{c};
       tx.exec(quoted_schema.empty() ? std::string(m.sql) : substitute_schema(m.sql, quoted_schema));
       tx.exec_params(

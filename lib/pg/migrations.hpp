@@ -46,6 +46,9 @@ struct applied_migration {
 struct migrate_report {
   std::vector<applied_migration> applied;  // applied by this run, in order
   std::size_t already_applied = 0;         // found applied before this run
+  // WARNINGs the server raised while applying them (a migration that could
+  // not do all it meant to says so this way), each with its HINT.
+  std::vector<std::string> warnings;
 };
 
 // Key of the session advisory lock held for a whole migrate() run: the bytes

@@ -73,6 +73,7 @@ TEST_CASE("migrate applies the engine set once; a second run is a no-op") {
   auto first = pg::migrate(c);
   CHECK(first.applied.size() == pg::engine_migrations().size());
   CHECK(first.already_applied == 0);
+  CHECK(first.warnings.empty());
   for (const auto& m : first.applied) {
     CHECK(m.component == "engine");
     CHECK(m.schema == "public");
@@ -269,6 +270,41 @@ TEST_CASE("the bytewise migration keeps the rows and the keys of a database migr
   pqxx::work dup{c};
   CHECK_THROWS_AS(dup.exec("INSERT INTO celeriac_jobs (task_id, state) VALUES ('a-1', 'RECEIVED')"),
                   pqxx::unique_violation);
+}
+
+TEST_CASE("a column an application's view uses keeps its collation, with a warning, and the rest migrate") {
+  pqxx::connection c{fresh_linguistic_database("migrate_bytewise_view")};
+  pg::migrate(c);
+  {
+    // Before 0005, with the application's own view on celeriac_jobs.
+    pqxx::work tx{c};
+    for (const auto& [table, column] : bytewise_columns)
+      tx.exec(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE text COLLATE \"default\"", table, column));
+    tx.exec("DELETE FROM celeriac_schema_migrations WHERE component = 'engine' AND version = 5");
+    tx.exec("CREATE VIEW app_job_ids AS SELECT task_id FROM celeriac_jobs");
+    tx.exec("INSERT INTO celeriac_jobs (task_id, state) VALUES ('a-1', 'SUCCESS')");
+    tx.commit();
+  }
+  auto report = pg::migrate(c);
+  REQUIRE(report.applied.size() == 1);
+  REQUIRE(report.warnings.size() == 1);
+  const std::string& w = report.warnings[0];
+  CHECK(w.starts_with("WARNING:"));
+  CHECK(w.find("celeriac_jobs.task_id") != std::string::npos);
+  CHECK(w.find("app_job_ids") != std::string::npos);
+  CHECK(w.find("ALTER TABLE celeriac_jobs ALTER COLUMN task_id TYPE text COLLATE \"C\"") != std::string::npos);
+  CHECK(collation_of(c, "celeriac_jobs", "task_id") == "(default)");
+  for (const auto& [table, column] : bytewise_columns) {
+    if (std::string_view(table) == "celeriac_jobs" && std::string_view(column) == "task_id") continue;
+    CHECK_MESSAGE(collation_of(c, table, column) == "C", table, ".", column);
+  }
+  pqxx::work tx{c};
+  CHECK(tx.exec1("SELECT count(*) FROM app_job_ids")[0].as<int>() == 1);
+  // Nothing else warns: a second run applies nothing.
+  tx.commit();
+  auto again = pg::migrate(c);
+  CHECK(again.applied.empty());
+  CHECK(again.warnings.empty());
 }
 
 }  // TEST_SUITE
