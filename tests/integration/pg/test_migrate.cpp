@@ -64,6 +64,13 @@ constexpr std::pair<const char*, const char*> bytewise_columns[] = {
     {"celeriac_import_checkpoints", "task_id"},
     {"celeriac_import_parts", "task_id"}};
 
+// Puts a migrated database back to how it was before migration 0005.
+void undo_0005(pqxx::work& tx) {
+  for (const auto& [table, column] : bytewise_columns)
+    tx.exec(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE text COLLATE \"default\"", table, column));
+  tx.exec("DELETE FROM celeriac_schema_migrations WHERE component = 'engine' AND version = 5");
+}
+
 }  // namespace
 
 TEST_SUITE("integration") {
@@ -237,9 +244,7 @@ TEST_CASE("the bytewise migration keeps the rows and the keys of a database migr
   {
     // Back to how the tables were before 0005, with rows in them.
     pqxx::work tx{c};
-    for (const auto& [table, column] : bytewise_columns)
-      tx.exec(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE text COLLATE \"default\"", table, column));
-    tx.exec("DELETE FROM celeriac_schema_migrations WHERE component = 'engine' AND version = 5");
+    undo_0005(tx);
     tx.exec("INSERT INTO celeriac_jobs (task_id, state) VALUES ('a-1', 'SUCCESS'), ('B-2', 'STARTED')");
     tx.exec("INSERT INTO celeriac_import_errors (task_id, line_number, reason) VALUES ('a-1', 7, 'bad')");
     tx.exec("INSERT INTO celeriac_import_checkpoints (task_id, byte_offset, line_number, part_count) "
@@ -278,9 +283,7 @@ TEST_CASE("a column an application's view uses keeps its collation, with a warni
   {
     // Before 0005, with the application's own view on celeriac_jobs.
     pqxx::work tx{c};
-    for (const auto& [table, column] : bytewise_columns)
-      tx.exec(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE text COLLATE \"default\"", table, column));
-    tx.exec("DELETE FROM celeriac_schema_migrations WHERE component = 'engine' AND version = 5");
+    undo_0005(tx);
     tx.exec("CREATE VIEW app_job_ids AS SELECT task_id FROM celeriac_jobs");
     tx.exec("INSERT INTO celeriac_jobs (task_id, state) VALUES ('a-1', 'SUCCESS')");
     tx.commit();
