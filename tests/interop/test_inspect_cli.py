@@ -331,6 +331,10 @@ class CeleriacWorkerCommands(Comparing):
         try:
             wait_until(lambda: all(t in celery("inspect", "active", "-d", CC_NODE).stdout for t in ids), 20,
                        interval=0.2, message="both sleeps to run on the celeriac worker")
+            # With both children busy no child waits on the main list: the
+            # eta task is held once a child's once-a-second fetch takes it.
+            wait_until(lambda: soon.id in celery("inspect", "scheduled", "-d", CC_NODE).stdout, 20,
+                       interval=0.2, message="the eta task to be held")
             for command in ("active", "reserved", "scheduled"):
                 with self.subTest(command=command):
                     self.assertSameButStartTimes("inspect", command, "-d", CC_NODE)
