@@ -109,13 +109,8 @@ void crash_recovery::run_recovery(const dead_child& child) {
     add_event(pub, event->type, event->fields);
     co_await conn.async_exec(pub);
   };
-  auto forget_held_set = [&]() -> asio::awaitable<void> {
-    redis::request del;
-    del.push("DEL", tc.held_key);
-    co_await conn.async_exec(del);
-  };
-  auto work = [&]() -> asio::awaitable<void> {
-    broker::kombu_transport t(conn, tc);
+  // The tags in the dead child's held set.
+  auto held_tags = [&]() -> asio::awaitable<std::vector<std::string>> {
     redis::request members;
     members.push("SMEMBERS", tc.held_key);
     auto got = co_await conn.async_exec(members);
@@ -123,13 +118,18 @@ void crash_recovery::run_recovery(const dead_child& child) {
     if (auto e = got.at(0).elements())
       for (auto& v : *e)
         if (auto s = v.as_string()) tags.emplace_back(*s);
-    if (tags.empty()) {
-      co_await forget_held_set();
-      co_return;
-    }
-
-    // Newest first: each goes to the front, so the oldest is served first
-    // again, as they were fetched.
+    co_return tags;
+  };
+  // Those tags but the one the child was running (dealt with on its own).
+  auto unstarted = [&](std::vector<std::string> tags) {
+    if (child.running_tag) std::erase(tags, *child.running_tag);
+    return tags;
+  };
+  // Puts these back at the front of their queues, newest first (each goes
+  // to the front, so the oldest is served first again, as they were
+  // fetched). Returns how many went back.
+  auto hand_back = [&](const std::vector<std::string>& tags) -> asio::awaitable<std::size_t> {
+    broker::kombu_transport t(conn, tc);
     redis::request scores;
     scores.push("ZMSCORE", celery::unacked_index_key, tags);
     auto sc = co_await conn.async_exec(scores);
@@ -143,10 +143,35 @@ void crash_recovery::run_recovery(const dead_child& child) {
     }
     std::sort(order.rbegin(), order.rend());
     std::size_t handed_back = 0;
-    for (auto& [score, tag] : order) {
-      if (child.running_tag && tag == *child.running_tag) continue;
+    for (auto& [score, tag] : order)
       if (co_await t.async_hand_back(tag)) ++handed_back;
+    co_return handed_back;
+  };
+  // Before the held set goes: a fetch the child sent just before it died
+  // can still land. Its BLMOVE, blocked until then, is served by a push
+  // (the hand-backs here among them) if that comes before Redis has seen
+  // the connection close, and the fetch pipelined behind it then records
+  // what it takes in this set. Deleting the set with those in it would
+  // leave them to the visibility timeout; they go back like the others.
+  // Each of the child's connections has at most one such fetch.
+  auto forget_held_set = [&]() -> asio::awaitable<void> {
+    for (int pass = 0; pass < 8; ++pass) {
+      const std::vector<std::string> late = unstarted(co_await held_tags());
+      if (late.empty()) break;
+      const std::size_t n = co_await hand_back(late);
+      log::info("put {} message(s) a fetch of the dead child (pid {}) took as it died back at the front of their "
+                "queues",
+                n, child.pid);
     }
+    redis::request del;
+    del.push("DEL", tc.held_key);
+    co_await conn.async_exec(del);
+  };
+  auto work = [&]() -> asio::awaitable<void> {
+    broker::kombu_transport t(conn, tc);
+    const std::vector<std::string> tags = co_await held_tags();
+    const std::vector<std::string> waiting = unstarted(tags);
+    const std::size_t handed_back = waiting.empty() ? 0 : co_await hand_back(waiting);
     if (handed_back)
       log::info("put {} message(s) the dead child (pid {}) held but had not started back at the front of their "
                 "queues",

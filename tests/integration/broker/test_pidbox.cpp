@@ -16,6 +16,7 @@
 #include "broker/pidbox.hpp"
 #include "celery/revoke_request.hpp"
 #include "integration/beat/child_process.hpp"
+#include "integration/redis/one_command.hpp"
 #include "integration/redis/run_coro.hpp"
 #include "json/dump.hpp"
 #include "json/parse.hpp"
@@ -62,10 +63,7 @@ awaitable<void> sleep(std::chrono::milliseconds d) {
 
 template <typename... A>
 awaitable<resp::value> run(redis::connection& c, std::string_view name, const A&... args) {
-  redis::request req;
-  req.push(name, args...);
-  auto r = co_await c.async_exec(req);
-  co_return std::move(r.at(0));
+  co_return co_await test::one_command(c, name, args...);
 }
 
 // Answers like a Celery worker: ping → pong, revoke → Celery's text.
