@@ -108,15 +108,23 @@ TEST_CASE("retry_after: refused just before it, admitted at it") {
   CHECK(second.retry_after <= 200ms);
   CHECK(second.retry_after == first.decided_at + 200ms - second.decided_at);
   // The reply arrived after Redis decided: 30 ms short of the wait is
-  // still before the slot.
+  // still before the slot, unless this machine is too busy to keep that
+  // margin; what is checked is the decision against Redis's own clock.
   std::this_thread::sleep_for(second.retry_after - 30ms);
   const limiter::admission early = admit(server.url(), lim);
-  CHECK_FALSE(early.admitted);
-  CHECK(early.retry_after <= 30ms);
-  std::this_thread::sleep_for(early.retry_after);
+  const auto slot = first.decided_at + 200ms;
+  if (early.decided_at < slot) {
+    CHECK_FALSE(early.admitted);
+    CHECK(early.retry_after == slot - early.decided_at);
+    std::this_thread::sleep_for(early.retry_after);
+  } else {
+    MESSAGE("the 30 ms margin was overslept; the run before the slot was not tried");
+    CHECK(early.admitted);
+    return;
+  }
   const limiter::admission on_time = admit(server.url(), lim);
   CHECK(on_time.admitted);
-  CHECK(on_time.decided_at - first.decided_at >= 200ms);
+  CHECK(on_time.decided_at >= slot);
 }
 
 TEST_CASE("a refusal changes nothing; an admission keeps the key just past its next slot") {
