@@ -27,7 +27,7 @@ celery::rusage_figures reaped_children_usage();
 // lower bound of the next, so nothing reads lower than it did before.
 class shared_usage {
 public:
-  static constexpr std::size_t fields = 16;  // utime, stime (µs), maxrss, then 13 counters
+  static constexpr std::size_t fields = 16;  // utime, stime (µs), maxrss, then celery::rusage_counters
 
   void store(const celery::rusage_figures& r) noexcept;
   celery::rusage_figures load() const noexcept;

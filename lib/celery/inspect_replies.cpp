@@ -85,24 +85,6 @@ std::string registered_entry(std::string_view task, const std::optional<std::str
   return fmt::format("{} [rate_limit={}]", task, *rate_limit);
 }
 
-namespace {
-
-// getrusage()'s counters by the names Celery's stats give them.
-struct rusage_counter {
-  const char* name;
-  std::int64_t rusage_figures::*field;
-};
-constexpr rusage_counter rusage_counters[] = {
-    {"ixrss", &rusage_figures::ixrss},       {"idrss", &rusage_figures::idrss},
-    {"isrss", &rusage_figures::isrss},       {"minflt", &rusage_figures::minflt},
-    {"majflt", &rusage_figures::majflt},     {"nswap", &rusage_figures::nswap},
-    {"inblock", &rusage_figures::inblock},   {"oublock", &rusage_figures::oublock},
-    {"msgsnd", &rusage_figures::msgsnd},     {"msgrcv", &rusage_figures::msgrcv},
-    {"nsignals", &rusage_figures::nsignals}, {"nvcsw", &rusage_figures::nvcsw},
-    {"nivcsw", &rusage_figures::nivcsw}};
-
-}  // namespace
-
 rusage_figures& rusage_figures::operator+=(const rusage_figures& o) {
   utime += o.utime;
   stime += o.stime;

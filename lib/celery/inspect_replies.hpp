@@ -51,6 +51,20 @@ struct rusage_figures {
                oublock = 0, msgsnd = 0, msgrcv = 0, nsignals = 0, nvcsw = 0, nivcsw = 0;
   rusage_figures& operator+=(const rusage_figures& other);
 };
+// The counters after utime, stime and maxrss (summed, not peaks), by the
+// names Celery's stats give them.
+struct rusage_counter {
+  const char* name;
+  std::int64_t rusage_figures::*field;
+};
+inline constexpr rusage_counter rusage_counters[] = {
+    {"ixrss", &rusage_figures::ixrss},       {"idrss", &rusage_figures::idrss},
+    {"isrss", &rusage_figures::isrss},       {"minflt", &rusage_figures::minflt},
+    {"majflt", &rusage_figures::majflt},     {"nswap", &rusage_figures::nswap},
+    {"inblock", &rusage_figures::inblock},   {"oublock", &rusage_figures::oublock},
+    {"msgsnd", &rusage_figures::msgsnd},     {"msgrcv", &rusage_figures::msgrcv},
+    {"nsignals", &rusage_figures::nsignals}, {"nvcsw", &rusage_figures::nvcsw},
+    {"nivcsw", &rusage_figures::nivcsw}};
 json::value rusage_json(const rusage_figures& r);
 rusage_figures rusage_from_json(const json::value& v);  // zeros for what is missing
 
