@@ -129,6 +129,7 @@ void crash_recovery::run_recovery(const dead_child& child) {
   // to the front, so the oldest is served first again, as they were
   // fetched). Returns how many went back.
   auto hand_back = [&](const std::vector<std::string>& tags) -> asio::awaitable<std::size_t> {
+    if (tags.empty()) co_return 0;
     broker::kombu_transport t(conn, tc);
     redis::request scores;
     scores.push("ZMSCORE", celery::unacked_index_key, tags);
@@ -157,8 +158,8 @@ void crash_recovery::run_recovery(const dead_child& child) {
   auto forget_held_set = [&]() -> asio::awaitable<void> {
     for (int pass = 0; pass < 8; ++pass) {
       const std::vector<std::string> late = unstarted(co_await held_tags());
-      if (late.empty()) break;
       const std::size_t n = co_await hand_back(late);
+      if (n == 0) break;
       log::info("put {} message(s) a fetch of the dead child (pid {}) took as it died back at the front of their "
                 "queues",
                 n, child.pid);
@@ -171,7 +172,7 @@ void crash_recovery::run_recovery(const dead_child& child) {
     broker::kombu_transport t(conn, tc);
     const std::vector<std::string> tags = co_await held_tags();
     const std::vector<std::string> waiting = unstarted(tags);
-    const std::size_t handed_back = waiting.empty() ? 0 : co_await hand_back(waiting);
+    const std::size_t handed_back = co_await hand_back(waiting);
     if (handed_back)
       log::info("put {} message(s) the dead child (pid {}) held but had not started back at the front of their "
                 "queues",
