@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <barrier>
+#include <initializer_list>
 #include <set>
 #include <thread>
 
@@ -64,11 +65,16 @@ constexpr std::pair<const char*, const char*> bytewise_columns[] = {
     {"celeriac_import_checkpoints", "task_id"},
     {"celeriac_import_parts", "task_id"}};
 
-// Puts a migrated database back to how it was before migration 0005.
-void undo_0005(pqxx::work& tx) {
+// Migrates a database to how it was before migration 0005, then runs
+// `then` (rows, an application's objects) in the same transaction.
+void migrate_to_before_0005(pqxx::connection& c, std::initializer_list<const char*> then) {
+  pg::migrate(c);
+  pqxx::work tx{c};
   for (const auto& [table, column] : bytewise_columns)
     tx.exec(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE text COLLATE \"default\"", table, column));
   tx.exec("DELETE FROM celeriac_schema_migrations WHERE component = 'engine' AND version = 5");
+  for (const char* sql : then) tx.exec(sql);
+  tx.commit();
 }
 
 }  // namespace
@@ -240,19 +246,14 @@ TEST_CASE("task ids and states compare byte by byte even where the database's de
 
 TEST_CASE("the bytewise migration keeps the rows and the keys of a database migrated before it") {
   pqxx::connection c{fresh_linguistic_database("migrate_bytewise_upgrade")};
-  pg::migrate(c);
-  {
-    // Back to how the tables were before 0005, with rows in them.
-    pqxx::work tx{c};
-    undo_0005(tx);
-    tx.exec("INSERT INTO celeriac_jobs (task_id, state) VALUES ('a-1', 'SUCCESS'), ('B-2', 'STARTED')");
-    tx.exec("INSERT INTO celeriac_import_errors (task_id, line_number, reason) VALUES ('a-1', 7, 'bad')");
-    tx.exec("INSERT INTO celeriac_import_checkpoints (task_id, byte_offset, line_number, part_count) "
-            "VALUES ('a-1', 0, 0, 2)");
-    tx.exec("INSERT INTO celeriac_import_parts (task_id, part, start_offset, start_line, end_offset, byte_offset, "
-            "line_number) VALUES ('a-1', 0, 0, 1, 10, 0, 1), ('a-1', 1, 10, 3, 20, 10, 3)");
-    tx.commit();
-  }
+  // Back to how the tables were before 0005, with rows in them.
+  migrate_to_before_0005(
+      c, {"INSERT INTO celeriac_jobs (task_id, state) VALUES ('a-1', 'SUCCESS'), ('B-2', 'STARTED')",
+          "INSERT INTO celeriac_import_errors (task_id, line_number, reason) VALUES ('a-1', 7, 'bad')",
+          "INSERT INTO celeriac_import_checkpoints (task_id, byte_offset, line_number, part_count) "
+          "VALUES ('a-1', 0, 0, 2)",
+          "INSERT INTO celeriac_import_parts (task_id, part, start_offset, start_line, end_offset, byte_offset, "
+          "line_number) VALUES ('a-1', 0, 0, 1, 10, 0, 1), ('a-1', 1, 10, 3, 20, 10, 3)"});
   REQUIRE(collation_of(c, "celeriac_jobs", "task_id") == "(default)");
   CHECK(ordered_task_ids(c) == std::vector<std::string>{"a-1", "B-2"});
 
@@ -279,15 +280,9 @@ TEST_CASE("the bytewise migration keeps the rows and the keys of a database migr
 
 TEST_CASE("a column an application's view uses keeps its collation, with a warning, and the rest migrate") {
   pqxx::connection c{fresh_linguistic_database("migrate_bytewise_view")};
-  pg::migrate(c);
-  {
-    // Before 0005, with the application's own view on celeriac_jobs.
-    pqxx::work tx{c};
-    undo_0005(tx);
-    tx.exec("CREATE VIEW app_job_ids AS SELECT task_id FROM celeriac_jobs");
-    tx.exec("INSERT INTO celeriac_jobs (task_id, state) VALUES ('a-1', 'SUCCESS')");
-    tx.commit();
-  }
+  // Before 0005, with the application's own view on celeriac_jobs.
+  migrate_to_before_0005(c, {"CREATE VIEW app_job_ids AS SELECT task_id FROM celeriac_jobs",
+                             "INSERT INTO celeriac_jobs (task_id, state) VALUES ('a-1', 'SUCCESS')"});
   auto report = pg::migrate(c);
   REQUIRE(report.applied.size() == 1);
   REQUIRE(report.warnings.size() == 1);
