@@ -85,7 +85,7 @@ int run_child(const worker_settings& settings, const app::task_registry& registr
     signals.cancel();
     io.stop();
   });
-  io.run();
+  c.run_io();
   if (sink) flush_sink(io, *sink, cold);
   if (cold) {
     // The running task may be stuck in user code: its message is already

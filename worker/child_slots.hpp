@@ -2,7 +2,7 @@
 // What a worker child tells its supervisor without a syscall: memory both
 // share (mapped before the children are forked), one slot per child index.
 //
-// The child's executor thread writes the delivery tag and hard deadline of
+// The thread running the child's task writes the delivery tag and hard deadline of
 // the task it starts, then marks the slot running; it clears the mark when
 // the task returns. The supervisor reads the deadline while the child lives
 // (to enforce hard time limits) and the tag once it is dead (to know which

@@ -7,15 +7,16 @@
 //   2. decoded: refused ones are dead-lettered, FAILUREd when their id is
 //      readable, and acked
 //   3. held: waiting for its eta (score kept fresh), or ready
-//   4. running on the executor thread
+//   4. running on the executor (worker/executor.hpp)
 //   5. finished: follow-up messages published (chain step, link callbacks,
 //      errbacks, retry), then result + ack written in one step
 // At-least-once: a message leaves unacked only in step 5 (or in step 2/3
 // when refused or expired), so a child killed anywhere in between leaves
 // it to be restored. --acks-early moves the ack to the start of step 4.
 //
-// All members run on the child's single io_context thread; the executor
-// reports back by posting onto it.
+// All members run on the child's io_context, one handler at a time (its
+// handlers run on the executor's two threads in turn, never at once); the
+// executor reports back by posting onto it.
 
 #include <chrono>
 #include <cstdint>
@@ -61,6 +62,10 @@ public:
 
   // Connects and runs until a shutdown completes. Returns the exit code.
   boost::asio::awaitable<int> async_run();
+
+  // Runs the io_context's handlers until it is stopped, on the executor's
+  // threads in turn (worker/executor.hpp): call it where io.run() would go.
+  void run_io() { executor_->drive(io_); }
 
   // Warm shutdown: stop fetching, put unstarted messages back, let the
   // running task finish, flush, return from async_run.

@@ -6,7 +6,7 @@
 // (`inspect active`, `reserved`, `scheduled`, `query_task`, `stats`), each
 // other child leaves its part in a short-lived Redis list keyed by the
 // request's ticket, and the first child collects them, merges, and
-// replies alone. Children's io threads never run tasks, so parts come
+// replies alone. A child's handlers keep running while it runs a task, so parts come
 // within milliseconds even while every child is busy; a child that does
 // not answer in time (starting, dying) is left out rather than holding the
 // reply past Celery's 1 s timeout.

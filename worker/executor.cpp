@@ -10,28 +10,38 @@
 namespace celeriac::worker {
 
 executor::executor(done_callback on_done, start_callback on_start, app::task_context::progress_sink progress)
-    : on_done_(std::move(on_done)),
-      on_start_(std::move(on_start)),
-      progress_(std::move(progress)),
-      thread_([this] { loop(); }) {}
+    : on_done_(std::move(on_done)), on_start_(std::move(on_start)), progress_(std::move(progress)) {
+  for (int i = 0; i < 2; ++i) {
+    threads_[i] = std::thread([this, i] { serve(i); });
+    ids_[i] = threads_[i].get_id();
+  }
+}
 
 executor::~executor() { shutdown(); }
 
+bool executor::leads_here() const {
+  return leader_ != no_thread && ids_[leader_] == std::this_thread::get_id();
+}
+
 void executor::submit(job j) {
-  {
-    std::lock_guard lock(mu_);
-    queue_.push_back(std::move(j));
-  }
-  cv_.notify_one();
+  std::lock_guard lock(mu_);
+  queue_.push_back(std::move(j));
+  wake_for_queued();
 }
 
 void executor::submit(std::vector<job> jobs) {
   if (jobs.empty()) return;
-  {
-    std::lock_guard lock(mu_);
-    for (auto& j : jobs) queue_.push_back(std::move(j));
-  }
-  cv_.notify_one();
+  std::lock_guard lock(mu_);
+  for (auto& j : jobs) queue_.push_back(std::move(j));
+  wake_for_queued();
+}
+
+// Under mu_, after jobs were queued. From a handler on the leader, the
+// leader itself runs them once the handler returns (lead()); otherwise a
+// sleeping thread takes them.
+void executor::wake_for_queued() {
+  if (runner_ != no_thread || leads_here()) return;
+  wake_[leader_ == 0 ? 1 : 0].notify_one();
 }
 
 std::deque<job> executor::take_pending() {
@@ -44,14 +54,27 @@ std::size_t executor::load() const {
   return queue_.size() + (running_.load() ? 1 : 0);
 }
 
+void executor::drive(boost::asio::io_context& io) {
+  std::unique_lock lock(mu_);
+  io_ = &io;
+  io_done_ = false;
+  io_error_ = nullptr;
+  leader_ = runner_ == 0 ? 1 : 0;
+  wake_[leader_].notify_one();
+  io_done_cv_.wait(lock, [this] { return io_done_; });
+  io_ = nullptr;
+  if (io_error_) std::rethrow_exception(std::exchange(io_error_, nullptr));
+}
+
 void executor::shutdown() {
   {
     std::lock_guard lock(mu_);
     closing_ = true;
     queue_.clear();
   }
-  cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  for (auto& w : wake_) w.notify_one();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
 }
 
 std::optional<std::chrono::steady_clock::time_point> executor::running_since() const noexcept {
@@ -75,21 +98,75 @@ bool executor::request_stop_current(std::uint64_t seq) {
   return true;
 }
 
-void executor::loop() {
-  // Outcomes are handed over once this many have piled up, or as soon as
-  // no job is waiting.
+void executor::serve(int me) {
+  std::unique_lock lock(mu_);
+  while (!closing_) {
+    if (leader_ == me) {
+      if (!lead(lock, me)) continue;
+    } else if (runner_ == no_thread && !queue_.empty()) {
+      runner_ = me;  // io is not driven, or its leader asked for help
+    } else {
+      wake_[me].wait(lock);
+      continue;
+    }
+    run_queued(lock);
+  }
+}
+
+// Runs io's handlers one at a time, checking after each whether it gave
+// the executor a job while no thread runs jobs. Returns true when this
+// thread is to run them (the other has taken io over), false when it no
+// longer leads.
+bool executor::lead(std::unique_lock<std::mutex>& lock, int me) {
+  while (leader_ == me && !closing_) {
+    lock.unlock();
+    std::size_t ran = 0;
+    std::exception_ptr error;
+    try {
+      ran = io_->run_one();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    if (error || ran == 0 || io_->stopped()) {
+      end_io(error);
+      return false;
+    }
+    if (!queue_.empty() && runner_ == no_thread) {
+      const int other = 1 - me;
+      leader_ = other;
+      runner_ = me;
+      wake_[other].notify_one();
+      return true;
+    }
+  }
+  return false;
+}
+
+void executor::end_io(std::exception_ptr error) {
+  leader_ = no_thread;
+  io_done_ = true;
+  io_error_ = std::move(error);
+  io_done_cv_.notify_all();
+  // Jobs still queued run as on a plain executor thread.
+  if (runner_ == no_thread && !queue_.empty())
+    for (auto& w : wake_) w.notify_one();
+}
+
+// Runs queued jobs, in order, until none is left; outcomes are handed
+// over once this many have piled up, or as soon as no job is waiting.
+void executor::run_queued(std::unique_lock<std::mutex>& lock) {
   constexpr std::size_t max_batch = 256;
   std::vector<outcome> done;
-  std::unique_lock lock(mu_);
   while (true) {
-    if (queue_.empty() && !done.empty()) {
+    if (queue_.empty()) {
+      if (done.empty()) break;
       lock.unlock();
       on_done_(std::exchange(done, {}));
       lock.lock();
       continue;
     }
-    cv_.wait(lock, [this] { return closing_ || !queue_.empty(); });
-    if (closing_) return;
+    if (closing_) break;
     job j = std::move(queue_.front());
     queue_.pop_front();
     running_ = j.seq;
@@ -112,6 +189,7 @@ void executor::loop() {
       lock.lock();
     }
   }
+  runner_ = no_thread;
 }
 
 void executor::mark_started(job& j, std::chrono::steady_clock::time_point start) {

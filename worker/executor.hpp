@@ -1,11 +1,20 @@
 #pragma once
-// Runs tasks, one at a time, on a thread of its own.
+// Runs tasks, one at a time, beside the child's io_context.
 //
-// The child's io_context thread keeps talking to Redis while a task runs
-// (refreshing unacked scores, answering signals), so a ten-minute CSV
-// import never looks dead to a restoring worker. The executor turns each
-// task's return or exception into an outcome and hands it back through a
-// callback, which the child uses to post onto its io_context.
+// The child keeps talking to Redis while a task runs (refreshing unacked
+// scores, answering signals), so a ten-minute CSV import never looks dead
+// to a restoring worker. The executor turns each task's return or
+// exception into an outcome and hands it back through a callback, which
+// the child uses to post onto its io_context.
+//
+// Two threads share the work (leader/followers): at any time one runs the
+// io_context's handlers, the other runs jobs or sleeps. When a handler
+// gives a job to an idle executor, the thread that ran the handler runs
+// the job itself and wakes the sleeper to take over the io_context: the
+// task starts without waiting for a thread to be woken, which on a VM
+// costs tens of microseconds per idle-to-busy step (docs/architecture.md,
+// "Who runs a task"). While jobs queue up the runner keeps them, as one
+// executor thread would.
 
 #include <atomic>
 #include <chrono>
@@ -19,6 +28,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <boost/asio/io_context.hpp>
 
 #include "app/task_registry.hpp"
 #include "celery/result_meta.hpp"
@@ -121,11 +132,25 @@ public:
   // caller revokes it otherwise). Any thread.
   bool request_stop_current(std::uint64_t seq);
 
-  // Finishes the running job, drops the queue, and joins the thread.
+  // Runs io's handlers on the executor's threads in turn (see the top of
+  // this file) until io is stopped or runs out of work; rethrows what a
+  // handler threw. Call from a thread of the caller's own (the child's
+  // main thread waits here). Jobs submitted while io is not driven run as
+  // on a plain executor thread.
+  void drive(boost::asio::io_context& io);
+
+  // Finishes the running job, drops the queue, and joins the threads. Not
+  // while drive() runs.
   void shutdown();
 
 private:
-  void loop();
+  static constexpr int no_thread = -1;
+  void serve(int me);
+  bool lead(std::unique_lock<std::mutex>& lock, int me);
+  void end_io(std::exception_ptr error);
+  void run_queued(std::unique_lock<std::mutex>& lock);
+  bool leads_here() const;
+  void wake_for_queued();
   void mark_started(job& j, std::chrono::steady_clock::time_point start);
   void mark_idle() noexcept;
   static void mark_terminated(outcome& o);
@@ -136,9 +161,17 @@ private:
   start_callback on_end_;
   app::task_context::progress_sink progress_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   std::deque<job> queue_;
   bool closing_ = false;
+  // Under mu_: which thread runs io's handlers and which runs jobs
+  // (no_thread: none). Never the same thread.
+  int leader_ = no_thread;
+  int runner_ = no_thread;
+  boost::asio::io_context* io_ = nullptr;  // set while drive() runs
+  bool io_done_ = false;
+  std::exception_ptr io_error_;
+  std::condition_variable wake_[2];  // one per thread: a handover wakes exactly the one it names
+  std::condition_variable io_done_cv_;
   std::atomic<std::uint64_t> running_{0};
   std::atomic<bool> stop_flag_{false};
   // The seq request_stop_current() named (0: none): the running task's
@@ -150,7 +183,8 @@ private:
   static constexpr std::chrono::steady_clock::rep no_time = std::numeric_limits<std::chrono::steady_clock::rep>::min();
   std::atomic<std::chrono::steady_clock::rep> started_ticks_{no_time};
   std::atomic<std::chrono::steady_clock::rep> hard_deadline_ticks_{no_time};
-  std::thread thread_;
+  std::thread threads_[2];
+  std::thread::id ids_[2];
 };
 
 }  // namespace celeriac::worker

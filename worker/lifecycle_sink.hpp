@@ -1,8 +1,10 @@
 #pragma once
 // Where a worker child reports each task's lifecycle beyond Redis: the
 // PostgreSQL job store when the worker runs with --database. Calls come
-// on the child's io_context thread, except started() and progress(), which
-// come from the executor thread; implementations must not block either.
+// from the child's io_context handlers, except started() and progress(),
+// which come from the thread running the task (worker/executor.hpp: the two
+// may be the same thread at different times, never at once);
+// implementations must not block either.
 
 #include <string>
 

@@ -8,6 +8,17 @@
 
 namespace celeriac::app {
 
+task_context::~task_context() {
+  for (auto it = at_end_.rbegin(); it != at_end_.rend(); ++it) {
+    try {
+      (*it)();
+    } catch (...) {
+      // A release that fails leaves its resource to the process's exit;
+      // the run's outcome is already decided.
+    }
+  }
+}
+
 void task_context::retry(std::chrono::milliseconds countdown, std::string reason) const {
   if (request_.max_retries && request_.retries >= *request_.max_retries)
     throw task_error("MaxRetriesExceededError",

@@ -74,8 +74,19 @@ public:
 
   task_context(task_request request, progress_sink sink, const std::atomic<bool>* stop_flag, run_limits limits = {})
       : request_(std::move(request)), sink_(std::move(sink)), stop_flag_(stop_flag), limits_(limits) {}
+  // Runs what at_end() was given, newest first.
+  ~task_context();
+  task_context(const task_context&) = delete;
+  task_context& operator=(const task_context&) = delete;
 
   const task_request& request() const noexcept { return request_; }
+
+  // Runs `release` when this run ends (the context is destroyed, on the
+  // thread that ran the task): for what a task borrows for one run only,
+  // such as its PostgreSQL connection (tasks/common/task_database.hpp).
+  // A worker child's tasks run on either of two threads, so a resource
+  // kept per thread would be kept twice.
+  void at_end(std::function<void()> release) const { at_end_.push_back(std::move(release)); }
 
   // Records progress. Cheap to call often: the worker coalesces reports
   // per job before anything is written. Past the soft deadline, a task
@@ -156,6 +167,7 @@ private:
   mutable std::atomic<bool> told_{false};
   mutable std::atomic<bool> soft_limit_logged_{false};
   std::vector<follow_up_task> follow_ups_;
+  mutable std::vector<std::function<void()>> at_end_;
 };
 
 }  // namespace celeriac::app

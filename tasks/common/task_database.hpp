@@ -1,8 +1,9 @@
 #pragma once
-// The PostgreSQL connection a task works on: one per executor thread, kept
-// open between tasks (a worker child runs its tasks on one thread), opened
-// on first use from the worker's --database URL and opened again after it
-// breaks.
+// The PostgreSQL connection a task works on: borrowed for the run from
+// the process's task connections and given back when it ends, so a worker
+// child keeps one open between its tasks (which run one at a time, on
+// either of its executor's two threads); opened on first use from the
+// worker's --database URL and opened again after it breaks.
 //
 //   pqxx::connection& c = tasks::task_connection(ctx);
 //   pqxx::work tx{c}; ...
@@ -23,14 +24,19 @@ namespace celeriac::tasks {
 // How long a task waits before its next delivery tries PostgreSQL again.
 inline constexpr std::chrono::seconds database_retry_countdown{30};
 
-// This thread's connection, open. Throws app::task_error("RuntimeError")
+// This run's connection, open. Throws app::task_error("RuntimeError")
 // when the worker has no --database, and retries the task (see
 // task_context::retry) when the server cannot be reached.
 pqxx::connection& task_connection(const app::task_context& ctx);
 
-// Drops this thread's connection (after an error that may have left it in
+// Drops this run's connection (after an error that may have left it in
 // an unknown state); the next task_connection() opens a new one.
-void drop_task_connection() noexcept;
+void drop_task_connection(const app::task_context& ctx) noexcept;
+
+// Closes the connections no run has borrowed now: the next task connects
+// anew (after a change of the database's settings, such as its
+// search_path, that only new sessions see).
+void close_idle_task_connections() noexcept;
 
 // Calls ctx.retry() when `e` says the connection to PostgreSQL broke (the
 // server went away or restarted); returns otherwise, so the caller can

@@ -41,8 +41,8 @@ inline void use_database(const std::string& url) {
   app::set_process_task_resources(r);
 }
 
-// Calls a registered task as the worker would (any thread; each thread has
-// its own task connection).
+// Calls a registered task as the worker would (any thread; each run
+// borrows a task connection, and runs at the same time borrow one each).
 inline json::value run_task(const app::task_registry& registry, const std::string& name, json::array args = {},
                             json::object kwargs = {}) {
   static const std::atomic<bool> never{false};

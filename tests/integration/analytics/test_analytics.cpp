@@ -390,7 +390,7 @@ TEST_CASE("partitions: the app tables in a schema of their own, found on the sea
   // Without the app tables on the path: a clear failure, not a retry.
   test::exec_sql(url, "ALTER DATABASE " + text(url, "SELECT quote_ident(current_database())") +
                           " SET search_path = public");
-  tasks::drop_task_connection();  // the next task connects anew, with the new search_path
+  tasks::close_idle_task_connections();  // the next task connects anew, with the new search_path
   CHECK_THROWS_WITH(run(url, "celeriac.maintenance.partitions"), doctest::Contains("no partitioned table ai_interactions"));
 }
 
