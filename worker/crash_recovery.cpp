@@ -15,6 +15,7 @@
 #include "celery/kombu_redis.hpp"
 #include "celery/message_codec.hpp"
 #include "celery/result_meta.hpp"
+#include "redis/client_list.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 #include "worker/crash_events.hpp"
@@ -96,6 +97,43 @@ void crash_recovery::add_event(redis::request& req, std::string_view type, const
   req.push("PUBLISH", m.channel, m.envelope);
 }
 
+// The kernel closed the dead child's sockets, but Redis may not have seen
+// it yet: a BLMOVE of the child's still blocked there, with a fetch
+// pipelined behind it, would take the next message pushed to that list
+// into the child's held set, after this recovery has read and deleted it
+// (left to the visibility timeout). Killing the connections first, by the
+// name the child gave them, leaves nothing of the child that can run.
+// Where CLIENT LIST or KILL is refused (ACLs, renamed commands), the
+// recovery goes on without it: the late-fetch sweep below covers what
+// lands while it runs.
+asio::awaitable<void> crash_recovery::close_connections_of(redis::connection& conn, pid_t pid) {
+  redis::request list;
+  list.push("CLIENT", "LIST", "TYPE", "normal");
+  auto got = co_await conn.async_exec(list);
+  std::vector<std::int64_t> ids;
+  if (auto text = got.at(0).as_string())
+    ids = redis::client_ids_named(*text, settings_.child_client_name(pid));
+  else
+    co_return refused_client_commands(got.at(0));
+  if (ids.empty()) co_return;
+  redis::request kill;
+  for (const std::int64_t id : ids) kill.push("CLIENT", "KILL", "ID", id);
+  auto killed = co_await conn.async_exec(kill);
+  for (const auto& r : killed)
+    if (r.is_error()) co_return refused_client_commands(r);
+  log::debug("closed {} Redis connection(s) of dead child pid {}", ids.size(), pid);
+}
+
+void crash_recovery::refused_client_commands(const resp::value& reply) {
+  if (client_commands_refused_) return;
+  client_commands_refused_ = true;
+  log::warning("Redis refused CLIENT LIST/KILL ({}): a dead child's connections are not closed before its messages "
+               "are recovered, so a fetch it sent just before it died can still take a message until Redis notices "
+               "the closed socket (that message then waits for the visibility timeout); grant the worker's user "
+               "+client|list and +client|kill to close that window",
+               reply.is_error() ? reply.error_message() : "unexpected reply");
+}
+
 void crash_recovery::run_recovery(const dead_child& child) {
   redis::connection& conn = conns_->broker.conn();
   broker::transport_config tc{settings_.queues, settings_.visibility_timeout};
@@ -169,6 +207,7 @@ void crash_recovery::run_recovery(const dead_child& child) {
     co_await conn.async_exec(del);
   };
   auto work = [&]() -> asio::awaitable<void> {
+    co_await close_connections_of(conn, child.pid);
     broker::kombu_transport t(conn, tc);
     const std::vector<std::string> tags = co_await held_tags();
     const std::vector<std::string> waiting = unstarted(tags);

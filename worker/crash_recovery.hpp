@@ -16,9 +16,12 @@
 #include <optional>
 #include <string>
 
+#include <boost/asio/awaitable.hpp>
+
 #include "app/task_registry.hpp"
 #include "celery/event_message.hpp"
 #include "redis/sync_client.hpp"
+#include "resp/value.hpp"
 #include "worker/crash_policy.hpp"
 #include "worker/worker_settings.hpp"
 
@@ -49,6 +52,8 @@ public:
 private:
   struct connections;
   void run_recovery(const dead_child& child);
+  boost::asio::awaitable<void> close_connections_of(redis::connection& conn, pid_t pid);
+  void refused_client_commands(const resp::value& reply);  // warns once
   // PUBLISH of one task event in a message of its own, stamped now.
   void add_event(redis::request& req, std::string_view type, const json::object& fields);
 
@@ -57,6 +62,7 @@ private:
   std::unique_ptr<connections> conns_;
   celery::event_sender event_sender_;
   std::atomic<std::int64_t>& event_clock_;
+  bool client_commands_refused_ = false;
 };
 
 }  // namespace celeriac::worker

@@ -34,6 +34,20 @@ bool worker_settings::results_on_broker() const {
 
 std::string worker_settings::held_key(long pid) const { return fmt::format("celeriac.held.{}.{}", node_name, pid); }
 
+std::string worker_settings::child_client_name(long pid) const {
+  std::string node = node_name;
+  // Redis takes only printable ASCII without spaces in a client name.
+  for (char& ch : node)
+    if (ch < '!' || ch > '~') ch = '_';
+  return fmt::format("celeriac-child:{}:{}", node, pid);
+}
+
+redis::config worker_settings::child_broker(long pid) const {
+  redis::config c = broker;
+  c.client_name = child_client_name(pid);
+  return c;
+}
+
 }  // namespace celeriac::worker
 
 namespace celeriac::cli {

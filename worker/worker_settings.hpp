@@ -67,6 +67,15 @@ struct worker_settings {
   // The set of delivery tags the child with this pid holds.
   std::string held_key(long pid) const;
 
+  // The CLIENT SETNAME of the child's connections that fetch (the node name
+  // with what Redis refuses in a name, spaces and the like, as '_'): the
+  // supervisor finds a dead child's connections by it and kills them
+  // before it recovers the child's messages (worker/crash_recovery.cpp).
+  std::string child_client_name(long pid) const;
+
+  // The broker's config with the child's client name set.
+  redis::config child_broker(long pid) const;
+
   // True when results go to the same Redis as the broker, so a result and
   // its ack can be written in one atomic step.
   bool results_on_broker() const;

@@ -22,7 +22,8 @@ struct config {
   // Database selected after connecting; SELECT is skipped for 0.
   int db = 0;
   // Sent as CLIENT SETNAME after connecting when not empty (shows in
-  // CLIENT LIST). Must not contain spaces.
+  // CLIENT LIST). Must not contain spaces. Where an ACL refuses it the
+  // connection goes on unnamed.
   std::string client_name;
   // Limit for one connect: resolve, TCP connect, AUTH, SELECT. Zero means
   // no limit.

@@ -4,6 +4,8 @@
 #include "redis/timeout.hpp"
 #include "resp/parser.hpp"
 
+#include <optional>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -364,14 +366,20 @@ awaitable<void> open_session(std::shared_ptr<session> s, const config& cfg,
     }
   }
   if (cfg.db != 0) setup.push("SELECT", cfg.db);
-  if (!cfg.client_name.empty()) setup.push("CLIENT", "SETNAME", cfg.client_name);
+  // The name only labels the connection in CLIENT LIST: where an ACL
+  // refuses it, the connection goes on unnamed.
+  std::optional<std::size_t> setname_at;
+  if (!cfg.client_name.empty()) {
+    setname_at = setup.expected_replies();
+    setup.push("CLIENT", "SETNAME", cfg.client_name);
+  }
   if (!subs->channels.empty()) setup.push("SUBSCRIBE", subs->channels);
   if (!subs->patterns.empty()) setup.push("PSUBSCRIBE", subs->patterns);
   if (setup.empty()) co_return;
 
   const auto replies = co_await exec(s, setup);
   for (std::size_t i = 0; i < replies.size(); ++i) {
-    if (!replies[i].is_error()) continue;
+    if (!replies[i].is_error() || i == setname_at) continue;
     server_reply = replies[i].error_message();
     throw system_error(auth && i == 0 ? error::auth_failed : error::handshake_failed);
   }

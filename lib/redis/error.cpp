@@ -30,7 +30,7 @@ class category final : public boost::system::error_category {
       case error::auth_failed:
         return "Redis refused AUTH; check the user name and password in the URL";
       case error::handshake_failed:
-        return "Redis refused a connection set-up command (SELECT or CLIENT SETNAME)";
+        return "Redis refused a connection set-up command (SELECT or SUBSCRIBE)";
       case error::not_connected:
         return "the Redis connection is not open; connect or reconnect first";
       case error::closed:

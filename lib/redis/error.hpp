@@ -30,7 +30,7 @@ enum class error {
   connect_timeout,
   // async_connect: the server refused AUTH (wrong user or password).
   auth_failed,
-  // async_connect: the server refused SELECT, HELLO or CLIENT SETNAME.
+  // async_connect: the server refused SELECT or a SUBSCRIBE.
   handshake_failed,
   // The connection is not open: never connected, closed, or broken by an
   // earlier I/O error. Call async_connect or async_reconnect.

@@ -164,6 +164,31 @@ TEST_CASE("SELECT follows the db in the URL") {
   });
 }
 
+TEST_CASE("a client name an ACL refuses leaves the connection unnamed, not refused") {
+  test::redis_server server;
+  run_coro([&](asio::any_io_executor ex) -> awaitable<void> {
+    redis::connection admin(ex, config_for(server));
+    co_await admin.async_connect();
+    redis::request acl;
+    acl.push("ACL", "SETUSER", "plain", "on", ">pw", "~*", "&*", "+@all", "-client");
+    (void)co_await admin.async_exec(acl);
+    auto cfg = config_for(server);
+    cfg.username = "plain";
+    cfg.password = "pw";
+    cfg.client_name = "celeriac-test";
+    redis::connection named(ex, cfg);
+    co_await named.async_connect();
+    redis::request ping;
+    ping.push("PING");
+    CHECK(*(co_await named.async_exec(ping))[0].as_string() == "PONG");
+    redis::request list;
+    list.push("CLIENT", "LIST");
+    const std::string clients(*(co_await admin.async_exec(list))[0].as_string());
+    CHECK(clients.find("user=plain") != std::string::npos);
+    CHECK(clients.find("name=celeriac-test") == std::string::npos);
+  });
+}
+
 TEST_CASE("BLMOVE with a timeout on a dedicated connection") {
   test::redis_server server;
   run_coro([&](asio::any_io_executor ex) -> awaitable<void> {
