@@ -60,6 +60,7 @@ void executor::drive(boost::asio::io_context& io) {
   io_done_ = false;
   io_error_ = nullptr;
   leader_ = runner_ == 0 ? 1 : 0;
+  leader_awake_ = false;
   wake_[leader_].notify_one();
   io_done_cv_.wait(lock, [this] { return io_done_; });
   io_ = nullptr;
@@ -101,6 +102,12 @@ bool executor::request_stop_current(std::uint64_t seq) {
 void executor::serve(int me) {
   std::unique_lock lock(mu_);
   while (!closing_) {
+    if (leader_ != me && leader_ != no_thread && !leader_awake_ && runner_ == no_thread) {
+      // The thread io was handed to has not woken yet (on a busy VM that
+      // can take milliseconds): this one is awake and idle, so it takes io
+      // back rather than leave it unattended; the other goes back to sleep.
+      leader_ = me;
+    }
     if (leader_ == me) {
       if (!lead(lock, me)) continue;
     } else if (runner_ == no_thread && !queue_.empty()) {
@@ -119,6 +126,7 @@ void executor::serve(int me) {
 // longer leads.
 bool executor::lead(std::unique_lock<std::mutex>& lock, int me) {
   while (leader_ == me && !closing_) {
+    leader_awake_ = true;
     lock.unlock();
     std::size_t ran = 0;
     std::exception_ptr error;
@@ -135,6 +143,7 @@ bool executor::lead(std::unique_lock<std::mutex>& lock, int me) {
     if (!queue_.empty() && runner_ == no_thread) {
       const int other = 1 - me;
       leader_ = other;
+      leader_awake_ = false;
       runner_ = me;
       wake_[other].notify_one();
       return true;

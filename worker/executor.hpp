@@ -167,6 +167,8 @@ private:
   // (no_thread: none). Never the same thread.
   int leader_ = no_thread;
   int runner_ = no_thread;
+  // False from handing io to a sleeping thread until it starts leading.
+  bool leader_awake_ = false;
   boost::asio::io_context* io_ = nullptr;  // set while drive() runs
   bool io_done_ = false;
   std::exception_ptr io_error_;
