@@ -296,6 +296,10 @@ private:
   lifecycle_sink* sink_;
   child_slots& slots_;  // every child's, and the node's shared state
   child_slot& slot_;   // this child's
+  // The broker as this child's fetching and wake-up connections reach it:
+  // named for the child, so the supervisor can close them once it is dead
+  // (worker/crash_recovery.cpp). Before the connections that use it.
+  const redis::config child_broker_;
 
   redis::connection broker_conn_;
   broker::kombu_transport transport_;

@@ -15,8 +15,6 @@
 // the main connection) so that two fetches never run together and the
 // child never holds more than its prefetch.
 
-#include <unistd.h>
-
 #include "worker/consumer.hpp"
 
 #include <algorithm>
@@ -235,7 +233,7 @@ void consumer::watch_consumed_lists() {
   }
   for (const auto& list : lists) {
     if (watchers_.count(list)) continue;
-    auto conn = std::make_shared<redis::connection>(io_.get_executor(), settings_.child_broker(::getpid()));
+    auto conn = std::make_shared<redis::connection>(io_.get_executor(), child_broker_);
     watchers_.emplace(list, conn);
     spawn_loop(watch_list(list, std::move(conn)), "wake-up");
   }

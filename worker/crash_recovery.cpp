@@ -109,18 +109,22 @@ void crash_recovery::add_event(redis::request& req, std::string_view type, const
 asio::awaitable<void> crash_recovery::close_connections_of(redis::connection& conn, pid_t pid) {
   redis::request list;
   list.push("CLIENT", "LIST", "TYPE", "normal");
-  auto got = co_await conn.async_exec(list);
-  std::vector<std::int64_t> ids;
-  if (auto text = got.at(0).as_string())
-    ids = redis::client_ids_named(*text, settings_.child_client_name(pid));
-  else
-    co_return refused_client_commands(got.at(0));
+  const auto got = co_await conn.async_exec(list);
+  const auto text = got.at(0).as_string();
+  if (!text) {
+    refused_client_commands(got.at(0));
+    co_return;
+  }
+  const std::vector<std::int64_t> ids = redis::client_ids_named(*text, settings_.child_client_name(pid));
   if (ids.empty()) co_return;
   redis::request kill;
   for (const std::int64_t id : ids) kill.push("CLIENT", "KILL", "ID", id);
-  auto killed = co_await conn.async_exec(kill);
+  const auto killed = co_await conn.async_exec(kill);
   for (const auto& r : killed)
-    if (r.is_error()) co_return refused_client_commands(r);
+    if (r.is_error()) {
+      refused_client_commands(r);
+      co_return;
+    }
   log::debug("closed {} Redis connection(s) of dead child pid {}", ids.size(), pid);
 }
 
