@@ -21,6 +21,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 
+#include "test_jobs.hpp"
 #include "worker/executor.hpp"
 
 using namespace celeriac;
@@ -28,24 +29,6 @@ using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
 namespace {
-
-// A job whose task is fn; the definitions outlive the executor's jobs.
-class jobs {
-public:
-  worker::job make(std::uint64_t seq, app::task_function fn) {
-    auto def = std::make_unique<app::task_definition>(app::task_definition{"t.io", std::move(fn), {}});
-    worker::job j;
-    j.seq = seq;
-    j.task = def.get();
-    j.request.id = "id-" + std::to_string(seq);
-    j.request.name = "t.io";
-    defs_.push_back(std::move(def));
-    return j;
-  }
-
-private:
-  std::vector<std::unique_ptr<app::task_definition>> defs_;
-};
 
 // Outcomes are posted onto io, as the child posts them.
 std::unique_ptr<worker::executor> executor_for(asio::io_context& io,
@@ -60,7 +43,7 @@ std::unique_ptr<worker::executor> executor_for(asio::io_context& io,
 TEST_CASE("a job an io handler gives the idle executor runs on that handler's thread; io goes on meanwhile") {
   asio::io_context io(1);
   auto busy = asio::make_work_guard(io);  // as the child's loops keep it: io.stop() ends it
-  jobs js;
+  test::test_jobs js;
   std::thread::id handler_thread, job_thread, handler_during_job;
   bool outcome_seen = false;
   auto ex = executor_for(io, [&](const std::vector<worker::outcome>& os) {
@@ -71,7 +54,7 @@ TEST_CASE("a job an io handler gives the idle executor runs on that handler's th
   });
   asio::post(io, [&] {
     handler_thread = std::this_thread::get_id();
-    ex->submit(js.make(1, [&](app::task_context&, const json::array&, const json::object&) -> json::value {
+    ex->submit(js.make(1, "t.io", [&](app::task_context&, const json::array&, const json::object&) -> json::value {
       job_thread = std::this_thread::get_id();
       // A handler posted now runs while this job runs: the other thread
       // has taken io over.
@@ -93,7 +76,7 @@ TEST_CASE("a job an io handler gives the idle executor runs on that handler's th
 TEST_CASE("handlers never run two at once, and every job runs once, in order, while io and jobs change threads") {
   asio::io_context io(1);
   auto busy = asio::make_work_guard(io);  // as the child's loops keep it: io.stop() ends it
-  jobs js;
+  test::test_jobs js;
   constexpr int total = 2000;
   std::atomic<int> in_handler{0};
   std::atomic<int> overlaps{0};
@@ -115,7 +98,7 @@ TEST_CASE("handlers never run two at once, and every job runs once, in order, wh
   step = [&](int i) {
     if (in_handler.fetch_add(1) != 0) ++overlaps;
     for (int k = i; k < i + 2; ++k)
-      ex->submit(js.make(static_cast<std::uint64_t>(k + 1),
+      ex->submit(js.make(static_cast<std::uint64_t>(k + 1), "t.io",
                          [&, k](app::task_context&, const json::array&, const json::object&) -> json::value {
                            ran.push_back(static_cast<std::uint64_t>(k + 1));
                            job_threads.insert(std::this_thread::get_id());
@@ -136,14 +119,14 @@ TEST_CASE("handlers never run two at once, and every job runs once, in order, wh
 TEST_CASE("drive() returns when io stops while a job still runs, and shutdown waits for the job") {
   asio::io_context io(1);
   auto busy = asio::make_work_guard(io);  // as the child's loops keep it: io.stop() ends it
-  jobs js;
+  test::test_jobs js;
   std::mutex mu;
   std::condition_variable cv;
   bool release = false;
   std::atomic<bool> job_ended{false};
   auto ex = executor_for(io, [](const std::vector<worker::outcome>&) {});
   asio::post(io, [&] {
-    ex->submit(js.make(1, [&](app::task_context&, const json::array&, const json::object&) -> json::value {
+    ex->submit(js.make(1, "t.io", [&](app::task_context&, const json::array&, const json::object&) -> json::value {
       std::unique_lock lock(mu);
       cv.wait_for(lock, 5s, [&] { return release; });
       job_ended = true;
@@ -165,14 +148,14 @@ TEST_CASE("drive() returns when io stops while a job still runs, and shutdown wa
 TEST_CASE("a handler's exception ends drive() with it, and the executor still runs jobs after") {
   asio::io_context io(1);
   auto busy = asio::make_work_guard(io);  // as the child's loops keep it: io.stop() ends it
-  jobs js;
+  test::test_jobs js;
   auto ex = executor_for(io, [](const std::vector<worker::outcome>&) {});
   asio::post(io, [] { throw std::runtime_error("handler broke"); });
   CHECK_THROWS_WITH(ex->drive(io), "handler broke");
 
   // Not driving io: a submitted job runs on an executor thread.
   std::promise<void> ran;
-  ex->submit(js.make(1, [&](app::task_context&, const json::array&, const json::object&) -> json::value {
+  ex->submit(js.make(1, "t.io", [&](app::task_context&, const json::array&, const json::object&) -> json::value {
     ran.set_value();
     return nullptr;
   }));

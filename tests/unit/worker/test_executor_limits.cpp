@@ -11,6 +11,7 @@
 
 #include "app/task_error.hpp"
 #include "celery/result_meta.hpp"
+#include "test_jobs.hpp"
 #include "worker/executor.hpp"
 
 using namespace celeriac;
@@ -33,15 +34,9 @@ public:
 
   void submit(std::uint64_t seq, app::task_function fn, std::optional<double> soft = std::nullopt,
               std::optional<double> hard = std::nullopt) {
-    auto def = std::make_unique<app::task_definition>(app::task_definition{"t.limited", std::move(fn), {}});
-    worker::job j;
-    j.seq = seq;
-    j.task = def.get();
-    j.request.id = "id-" + std::to_string(seq);
-    j.request.name = "t.limited";
+    worker::job j = jobs_.make(seq, "t.limited", std::move(fn));
     j.soft_limit = soft;
     j.hard_limit = hard;
-    defs_.push_back(std::move(def));
     ex_.submit(std::move(j));
   }
 
@@ -71,7 +66,7 @@ private:
   std::condition_variable cv_;
   std::vector<worker::outcome> done_;
   std::vector<std::int64_t> progress_;
-  std::vector<std::unique_ptr<app::task_definition>> defs_;  // outlive the executor's jobs
+  test::test_jobs jobs_;  // outlive the executor's jobs
   worker::executor ex_;  // last: its thread stops before the rest goes
 };
 
