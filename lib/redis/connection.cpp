@@ -21,9 +21,11 @@
 #include <algorithm>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <random>
 #include <set>
 #include <stdexcept>
+#include <string_view>
 
 namespace asio = boost::asio;
 using asio::awaitable;
@@ -111,6 +113,29 @@ std::optional<push_message> to_message(resp::value& v) {
 }
 
 }  // namespace
+
+// Where a session's socket reads land. Its bytes are left uninitialised
+// (a vector would zero them): a worker child holds several connections and
+// an idle one reads a few hundred bytes, so only the pages reads reach
+// become resident instead of all 64 KiB of each. Growing drops the contents: the parser
+// copies whatever it keeps before the next read.
+class read_buffer {
+ public:
+  explicit read_buffer(std::size_t size) { replace(size); }
+
+  std::size_t size() const noexcept { return size_; }
+  asio::mutable_buffer space() noexcept { return {bytes_.get(), size_}; }
+  // The first `n` bytes of the last read.
+  std::string_view first(std::size_t n) const noexcept { return {bytes_.get(), n}; }
+  void replace(std::size_t size) {
+    bytes_ = std::make_unique_for_overwrite<char[]>(size);
+    size_ = size;
+  }
+
+ private:
+  std::unique_ptr<char[]> bytes_;
+  std::size_t size_ = 0;
+};
 
 class session : public std::enable_shared_from_this<session> {
  public:
@@ -224,9 +249,9 @@ class session : public std::enable_shared_from_this<session> {
   // Reads and parses replies and routes each to its request or to the
   // message queue, until the session fails.
   static awaitable<void> read_loop(std::shared_ptr<session> self) {
-    std::vector<char>& buf = self->read_buffer_;
+    read_buffer& buf = self->read_buffer_;
     for (;;) {
-      auto [ec, n] = co_await self->socket_.async_read_some(asio::buffer(buf),
+      auto [ec, n] = co_await self->socket_.async_read_some(buf.space(),
                                                             asio::as_tuple(asio::use_awaitable));
       if (!self->open_) co_return;
       if (ec) {
@@ -234,7 +259,7 @@ class session : public std::enable_shared_from_this<session> {
         co_return;
       }
       try {
-        std::string_view in(buf.data(), n);
+        std::string_view in = buf.first(n);
         while (!in.empty()) {
           error_code parse_ec;
           auto v = self->parser_.parse(in, parse_ec);
@@ -251,7 +276,7 @@ class session : public std::enable_shared_from_this<session> {
       }
       // A full buffer means more is waiting: read bigger chunks.
       if (n == buf.size() && buf.size() < self->read_buffer_max_) {
-        buf.resize(std::min(buf.size() * 2, self->read_buffer_max_));
+        buf.replace(std::min(buf.size() * 2, self->read_buffer_max_));
       }
     }
   }
@@ -310,7 +335,7 @@ class session : public std::enable_shared_from_this<session> {
   std::deque<reply_slot> read_queue_;    // written, awaiting replies, in write order
   std::shared_ptr<subscriptions> subs_;
   resp::parser parser_;
-  std::vector<char> read_buffer_;
+  read_buffer read_buffer_;
 };
 
 namespace {

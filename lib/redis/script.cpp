@@ -4,20 +4,52 @@
 
 #include <boost/system/system_error.hpp>
 
-#include <openssl/sha.h>
+#include <boost/uuid/detail/sha1.hpp>
+
+#include <cstdint>
+#include <type_traits>
 
 namespace celeriac::redis {
 
-script::script(std::string source) : source_(std::move(source)) {
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  ::SHA1(reinterpret_cast<const unsigned char*>(source_.data()), source_.size(), digest);
+namespace {
+
+// Boost.UUID's SHA-1 rather than OpenSSL's: a worker child computes its
+// scripts' names when it starts, and OpenSSL's digest goes through its
+// provider machinery, which faulted in about a megabyte of libcrypto into
+// every otherwise idle child (docs/benchmarks.md, idle child RSS). Boost's
+// is a plain function with no set-up. It lives in a detail namespace;
+// Boost 1.86 changed its digest from five 32-bit words to 20 bytes, and
+// both forms are handled here, so a Boost upgrade cannot silently change
+// the names.
+std::string sha1_hex(std::string_view bytes) {
+  using boost::uuids::detail::sha1;
+  sha1 h;
+  h.process_bytes(bytes.data(), bytes.size());
+  sha1::digest_type digest;
+  h.get_digest(digest);
+  static_assert(sizeof(digest) == 20, "SHA-1 digests are 20 bytes");
+
   static constexpr char hex[] = "0123456789abcdef";
-  sha1_.reserve(2 * SHA_DIGEST_LENGTH);
-  for (unsigned char byte : digest) {
-    sha1_ += hex[byte >> 4];
-    sha1_ += hex[byte & 0x0f];
+  std::string out;
+  out.reserve(40);
+  auto put = [&](std::uint8_t byte) {
+    out += hex[byte >> 4];
+    out += hex[byte & 0x0f];
+  };
+  using word = std::remove_extent_t<sha1::digest_type>;
+  for (word w : digest) {
+    // Words are big-endian parts of the digest (Boost <= 1.85); bytes are
+    // the digest itself (Boost >= 1.86).
+    for (int shift = 8 * (static_cast<int>(sizeof(word)) - 1); shift >= 0; shift -= 8) {
+      put(static_cast<std::uint8_t>(w >> shift));
+    }
   }
+  return out;
 }
+
+}  // namespace
+
+script::script(std::string source) : source_(std::move(source)), sha1_(sha1_hex(source_)) {}
 
 request& push_evalsha(request& req, const script& s, std::initializer_list<std::string_view> keys,
                       std::initializer_list<std::string_view> args) {

@@ -103,6 +103,26 @@ TEST_CASE("a pipeline of 10k commands gets 10k replies in order") {
   });
 }
 
+TEST_CASE("replies many times the read buffer arrive whole while the buffer grows") {
+  test::redis_server server;
+  run_coro([&](asio::any_io_executor ex) -> awaitable<void> {
+    auto cfg = config_for(server);
+    cfg.read_buffer_size = 512;  // the smallest: replies straddle many reads
+    cfg.read_buffer_max = 4096;  // and the buffer is replaced three times
+    redis::connection conn(ex, cfg);
+    co_await conn.async_connect();
+    std::string big(1 << 20, '\0');
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+    redis::request req;
+    req.push("SET", "big", big).push("GET", "big").push("STRLEN", "big").push("GET", "big");
+    auto replies = co_await conn.async_exec(req);
+    REQUIRE(replies.size() == 4);
+    CHECK(*replies[1].as_string() == big);
+    CHECK(*replies[2].as_integer() == 1 << 20);
+    CHECK(*replies[3].as_string() == big);
+  });
+}
+
 TEST_CASE("concurrent callers on one connection each get their own replies") {
   test::redis_server server;
   run_coro([&](asio::any_io_executor ex) -> awaitable<void> {

@@ -13,6 +13,14 @@ TEST_CASE("script computes the SHA1 Redis caches it under") {
   CHECK(redis::script{"return 1"}.source() == "return 1");
 }
 
+TEST_CASE("script's SHA1 matches FIPS 180's test vectors, across block boundaries") {
+  CHECK(redis::script{"abc"}.sha1() == "a9993e364706816aba3e25717850c26c9cd0d89d");
+  CHECK(redis::script{"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"}.sha1() ==
+        "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+  CHECK(redis::script{std::string(1'000'000, 'a')}.sha1() ==
+        "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+}
+
 TEST_CASE("push_evalsha writes EVALSHA sha numkeys keys args") {
   const redis::script s{"return 1"};
   redis::request a;
