@@ -1,11 +1,12 @@
 #include "scheduler/beat_keys.hpp"
 
-#include <array>
-#include <cstdint>
-#include <stdexcept>
+#include <boost/uuid/name_generator_sha1.hpp>
+#include <boost/uuid/string_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
+
+#include <string>
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 namespace celeriac::scheduler {
 
@@ -15,30 +16,6 @@ namespace {
 constexpr std::string_view namespace_url = "6ba7b811-9dad-11d1-80b4-00c04fd430c8";
 
 constexpr std::size_t max_beat_name_length = 100;
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// The 16 bytes of a canonical UUID text; throws std::invalid_argument
-// for anything else (callers pass constants).
-std::array<unsigned char, 16> uuid_bytes(std::string_view text) {
-  std::array<unsigned char, 16> out{};
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '-') continue;
-    const int hi = hex_value(text[i]);
-    const int lo = i + 1 < text.size() ? hex_value(text[i + 1]) : -1;
-    if (hi < 0 || lo < 0 || n == out.size()) throw std::invalid_argument(fmt::format("not a UUID: {}", text));
-    out[n++] = static_cast<unsigned char>(hi * 16 + lo);
-    ++i;
-  }
-  if (n != out.size()) throw std::invalid_argument(fmt::format("not a UUID: {}", text));
-  return out;
-}
 
 }  // namespace
 
@@ -64,22 +41,8 @@ std::string entry_fingerprint(const schedule_entry& entry) {
 }
 
 std::string uuid5(std::string_view ns, std::string_view name) {
-  const auto ns_bytes = uuid_bytes(ns);
-  std::string input(reinterpret_cast<const char*>(ns_bytes.data()), ns_bytes.size());
-  input.append(name);
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(input.data(), input.size(), digest.data(), &length, EVP_sha1(), nullptr) != 1 || length < 16)
-    throw std::runtime_error("uuid5: OpenSSL's SHA-1 failed");
-  digest[6] = static_cast<unsigned char>((digest[6] & 0x0f) | 0x50);  // version 5
-  digest[8] = static_cast<unsigned char>((digest[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  std::string out;
-  out.reserve(36);
-  for (std::size_t i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += fmt::format("{:02x}", digest[i]);
-  }
-  return out;
+  const boost::uuids::uuid ns_uuid = boost::uuids::string_generator{}(ns.begin(), ns.end());
+  return boost::uuids::to_string(boost::uuids::name_generator_sha1{ns_uuid}(name.data(), name.size()));
 }
 
 std::string tick_task_id(std::string_view beat_name, std::string_view entry, std::chrono::sys_seconds tick) {

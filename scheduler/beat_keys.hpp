@@ -52,8 +52,10 @@ std::string entry_fingerprint(const schedule_entry& entry);
 // computes it. The same tick always gets the same id.
 std::string tick_task_id(std::string_view beat_name, std::string_view entry, std::chrono::sys_seconds tick);
 
-// RFC 4122 version 5 UUID of `name` in namespace `ns` (canonical text
-// form); both in lower-case canonical form on output.
+// The RFC 4122 version 5 UUID of `name` in namespace `ns` (a UUID's
+// text), in lower-case canonical text: Boost.UUID's name_generator_sha1,
+// as Python's uuid.uuid5. Throws std::runtime_error if `ns` is not a
+// UUID (callers pass constants).
 std::string uuid5(std::string_view ns, std::string_view name);
 
 }  // namespace celeriac::scheduler

@@ -5,6 +5,8 @@
 #include "scheduler/beat_keys.hpp"
 #include "scheduler/schedule_file.hpp"
 
+#include <stdexcept>
+
 using namespace celeriac::scheduler;
 
 namespace {
@@ -40,6 +42,10 @@ TEST_CASE("uuid5 matches Python's uuid.uuid5(uuid.NAMESPACE_URL, name)") {
   CHECK(tick_task_id("prod.eu", "refresh-merchant-stats", std::chrono::sys_seconds{std::chrono::seconds{1786060800}}) ==
         "de3f2f52-958e-5d53-b953-6ea074f5b014");
   CHECK(uuid5("6ba7b811-9dad-11d1-80b4-00c04fd430c8", "python.org") == "7af94e2b-4dd9-50f0-9c9a-8a48519bdef0");
+  // uuid.uuid5(uuid.NAMESPACE_DNS, 'python.org'), and an empty name
+  CHECK(uuid5("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "python.org") == "886313e1-3b8a-5372-9b90-0c9aee199e5d");
+  CHECK(uuid5("6ba7b811-9dad-11d1-80b4-00c04fd430c8", "") == "1b4db7eb-4057-5ddf-91e0-36dec72071f5");
+  CHECK_THROWS_AS(uuid5("not-a-uuid", "x"), std::runtime_error);
 }
 
 TEST_CASE("fingerprints: only the timing counts, however it is written") {
