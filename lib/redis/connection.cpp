@@ -9,6 +9,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -374,10 +375,20 @@ awaitable<std::vector<resp::value>> exec(std::shared_ptr<session> s, const reque
 // throws error::auth_failed or error::handshake_failed.
 awaitable<void> open_session(std::shared_ptr<session> s, const config& cfg,
                              std::shared_ptr<subscriptions> subs, std::string& server_reply) {
-  tcp::resolver resolver(s->executor());
-  auto endpoints =
-      co_await resolver.async_resolve(cfg.host, std::to_string(cfg.port), asio::use_awaitable);
-  co_await asio::async_connect(s->socket(), endpoints, asio::use_awaitable);
+  error_code not_an_address;
+  const auto address = asio::ip::make_address(cfg.host, not_an_address);
+  if (!not_an_address) {
+    // An address needs no lookup. Asio resolves names on a thread it
+    // starts and keeps for the io_context's life, so skipping it spares
+    // every worker child an idle thread, and the supervisor a thread it
+    // would carry into the forks of replacement children.
+    co_await s->socket().async_connect(tcp::endpoint(address, cfg.port), asio::use_awaitable);
+  } else {
+    tcp::resolver resolver(s->executor());
+    auto endpoints =
+        co_await resolver.async_resolve(cfg.host, std::to_string(cfg.port), asio::use_awaitable);
+    co_await asio::async_connect(s->socket(), endpoints, asio::use_awaitable);
+  }
   s->socket().set_option(tcp::no_delay(true));
   s->start();
 

@@ -15,6 +15,9 @@
 #include <boost/system/system_error.hpp>
 
 #include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -30,6 +33,11 @@ redis::config config_for(const test::redis_server& server) {
   auto cfg = redis::parse_url(server.url());
   REQUIRE(cfg.has_value());
   return *cfg;
+}
+
+std::size_t threads_of_this_process() {
+  const std::filesystem::directory_iterator tasks("/proc/self/task");
+  return static_cast<std::size_t>(std::distance(begin(tasks), end(tasks)));
 }
 
 // Waits until `done` or about 5 s.
@@ -120,6 +128,30 @@ TEST_CASE("replies many times the read buffer arrive whole while the buffer grow
     CHECK(*replies[1].as_string() == big);
     CHECK(*replies[2].as_integer() == 1 << 20);
     CHECK(*replies[3].as_string() == big);
+  });
+}
+
+TEST_CASE("an address connects without Asio's resolver thread; a name is still resolved") {
+  test::redis_server server;
+  run_coro([&](asio::any_io_executor ex) -> awaitable<void> {
+    const auto before = threads_of_this_process();
+    auto cfg = config_for(server);
+    REQUIRE(cfg.host == "127.0.0.1");
+    redis::connection by_address(ex, cfg);
+    co_await by_address.async_connect();
+    CHECK(threads_of_this_process() == before);
+
+    cfg.host = "localhost";
+    redis::connection by_name(ex, cfg);
+    co_await by_name.async_connect();
+    // Asio started its resolver thread for the name: the check above
+    // would have seen it too.
+    CHECK(threads_of_this_process() == before + 1);
+
+    redis::request ping;
+    ping.push("PING");
+    CHECK(*(co_await by_address.async_exec(ping))[0].as_string() == "PONG");
+    CHECK(*(co_await by_name.async_exec(ping))[0].as_string() == "PONG");
   });
 }
 
