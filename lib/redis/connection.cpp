@@ -116,10 +116,10 @@ std::optional<push_message> to_message(resp::value& v) {
 }  // namespace
 
 // Where a session's socket reads land. Its bytes are left uninitialised
-// (a vector would zero them): a worker child holds several connections and
-// an idle one reads a few hundred bytes, so only the pages reads reach
-// become resident instead of all 64 KiB of each. Growing drops the contents: the parser
-// copies whatever it keeps before the next read.
+// (a vector would zero them): a worker child holds several connections
+// and an idle one reads a few hundred bytes, so only the pages reads
+// reach become resident instead of all 64 KiB of each. Growing drops the
+// contents: the parser copies whatever it keeps before the next read.
 class read_buffer {
  public:
   explicit read_buffer(std::size_t size) { replace(size); }
