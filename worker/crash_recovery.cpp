@@ -62,8 +62,9 @@ struct crash_recovery::connections {
   redis::sync_client broker;
   std::unique_ptr<redis::sync_client> backend;  // only when results live elsewhere
 
-  explicit connections(const worker_settings& s) : broker(s.broker) {
-    if (s.result_backend && !s.results_on_broker()) backend = std::make_unique<redis::sync_client>(*s.result_backend);
+  explicit connections(const worker_settings& s) : broker(worker_settings::for_supervisor(s.broker)) {
+    if (s.result_backend && !s.results_on_broker())
+      backend = std::make_unique<redis::sync_client>(worker_settings::for_supervisor(*s.result_backend));
   }
 };
 

@@ -32,7 +32,8 @@ public:
   long read() {
     try {
       if (!client_) {
-        client_ = std::make_unique<redis::sync_client>(settings_.broker, std::chrono::seconds(2));
+        client_ = std::make_unique<redis::sync_client>(worker_settings::for_supervisor(settings_.broker),
+                                                       std::chrono::seconds(2));
         client_->connect();
       }
       redis::request req;

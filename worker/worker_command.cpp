@@ -48,6 +48,11 @@ redis::config worker_settings::child_broker(long pid) const {
   return c;
 }
 
+redis::config worker_settings::for_supervisor(redis::config server) {
+  server.resolve_in_place = true;
+  return server;
+}
+
 }  // namespace celeriac::worker
 
 namespace celeriac::cli {

@@ -76,6 +76,11 @@ struct worker_settings {
   // The broker's config with the child's client name set.
   redis::config child_broker(long pid) const;
 
+  // `server` (the broker or the result backend) as the supervisor connects
+  // to it: host names looked up in place, so the supervisor never has a
+  // thread when it forks a child.
+  static redis::config for_supervisor(redis::config server);
+
   // True when results go to the same Redis as the broker, so a result and
   // its ack can be written in one atomic step.
   bool results_on_broker() const;

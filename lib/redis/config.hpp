@@ -37,6 +37,13 @@ struct config {
   // read_buffer_max.
   std::size_t read_buffer_size = 64 * 1024;
   std::size_t read_buffer_max = 1024 * 1024;
+  // Look a host name up with a blocking call on the thread running the
+  // connect, instead of on the thread Asio starts for lookups and keeps
+  // for the io_context's life. For a process that must not have threads
+  // because it forks (the worker's supervisor). connect_timeout then does
+  // not bound the lookup; the system resolver's own timeouts do. An
+  // address is never looked up either way.
+  bool resolve_in_place = false;
 };
 
 // Parses `redis://[[user]:password@]host[:port][/db]`.

@@ -380,13 +380,18 @@ awaitable<void> open_session(std::shared_ptr<session> s, const config& cfg,
   if (!not_an_address) {
     // An address needs no lookup. Asio resolves names on a thread it
     // starts and keeps for the io_context's life, so skipping it spares
-    // every worker child an idle thread, and the supervisor a thread it
-    // would carry into the forks of replacement children.
+    // every worker child an idle thread.
     co_await s->socket().async_connect(tcp::endpoint(address, cfg.port), asio::use_awaitable);
   } else {
     tcp::resolver resolver(s->executor());
-    auto endpoints =
-        co_await resolver.async_resolve(cfg.host, std::to_string(cfg.port), asio::use_awaitable);
+    tcp::resolver::results_type endpoints;
+    // Not one conditional expression: g++ 12 miscompiles a co_await in
+    // one arm of ?: (the coroutine crashed when that arm ran).
+    if (cfg.resolve_in_place) {
+      endpoints = resolver.resolve(cfg.host, std::to_string(cfg.port));
+    } else {
+      endpoints = co_await resolver.async_resolve(cfg.host, std::to_string(cfg.port), asio::use_awaitable);
+    }
     co_await asio::async_connect(s->socket(), endpoints, asio::use_awaitable);
   }
   s->socket().set_option(tcp::no_delay(true));

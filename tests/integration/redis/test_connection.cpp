@@ -131,7 +131,7 @@ TEST_CASE("replies many times the read buffer arrive whole while the buffer grow
   });
 }
 
-TEST_CASE("an address connects without Asio's resolver thread; a name is still resolved") {
+TEST_CASE("an address, or a name looked up in place, connects without Asio's resolver thread") {
   test::redis_server server;
   run_coro([&](asio::any_io_executor ex) -> awaitable<void> {
     const auto before = threads_of_this_process();
@@ -142,16 +142,42 @@ TEST_CASE("an address connects without Asio's resolver thread; a name is still r
     CHECK(threads_of_this_process() == before);
 
     cfg.host = "localhost";
+    cfg.resolve_in_place = true;
+    redis::connection in_place(ex, cfg);
+    co_await in_place.async_connect();
+    CHECK(threads_of_this_process() == before);
+
+    // Looked up the usual way, a name starts Asio's resolver thread: the
+    // checks above would have seen it.
+    cfg.resolve_in_place = false;
     redis::connection by_name(ex, cfg);
     co_await by_name.async_connect();
-    // Asio started its resolver thread for the name: the check above
-    // would have seen it too.
     CHECK(threads_of_this_process() == before + 1);
 
     redis::request ping;
     ping.push("PING");
     CHECK(*(co_await by_address.async_exec(ping))[0].as_string() == "PONG");
+    CHECK(*(co_await in_place.async_exec(ping))[0].as_string() == "PONG");
     CHECK(*(co_await by_name.async_exec(ping))[0].as_string() == "PONG");
+  });
+}
+
+TEST_CASE("a name that cannot be looked up in place fails the connect, naming the server") {
+  run_coro([&](asio::any_io_executor ex) -> awaitable<void> {
+    redis::config cfg;
+    cfg.host = "no-such-host.invalid";
+    cfg.port = 6;
+    cfg.resolve_in_place = true;
+    redis::connection conn(ex, cfg);
+    bool failed = false;
+    try {
+      co_await conn.async_connect();
+    } catch (const boost::system::system_error& e) {
+      failed = true;
+      CHECK(std::string(e.what()).find("no-such-host.invalid") != std::string::npos);
+    }
+    CHECK(failed);
+    CHECK_FALSE(conn.is_connected());
   });
 }
 
